@@ -1,0 +1,64 @@
+import { BATON_VERSION } from "@baton/core";
+import { Command } from "commander";
+import { configureConfigCommand } from "./commands/config.js";
+import { configureDeployCommand } from "./commands/deploy.js";
+import { configureDeploymentCommand } from "./commands/deployment.js";
+import { configureFlowRunCommand } from "./commands/flow-run.js";
+import { configureFlowCommand } from "./commands/flow.js";
+import { configureServerCommand } from "./commands/server.js";
+import { configureWorkerCommand } from "./commands/worker.js";
+import { configureWorkPoolCommand, configureWorkQueueCommand } from "./commands/work-pool.js";
+import { createContext, DEFAULT_API_URL, type CliContext } from "./context.js";
+import { EXIT_OK, oneLine, reportError } from "./errors.js";
+
+/**
+ * The `baton` program. Commander never exits the process itself (`exitOverride`): its usage
+ * errors are thrown, written as one line, and become exit code 2 in `runCli`.
+ */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("baton")
+    .description("Baton: workflow orchestration for TypeScript, speaking Prefect's REST API v3")
+    .version(BATON_VERSION, "-V, --version", "print the version")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => void ctx.stdout.write(text),
+      writeErr: (text) => void ctx.stderr.write(text),
+      // Commander puts "(Did you mean ...?)" on a second line; scripts and people get one.
+      outputError: (text, write) => write(`${oneLine(text)}\n`),
+    })
+    .addHelpText(
+      "after",
+      `\nEnvironment:\n  BATON_API_URL  the server the commands talk to (default: ${DEFAULT_API_URL})\n` +
+        "  BATON_*        server settings; see `baton config view`\n",
+    );
+  configureServerCommand(program, ctx);
+  configureFlowCommand(program, ctx);
+  configureFlowRunCommand(program, ctx);
+  configureDeploymentCommand(program, ctx);
+  configureDeployCommand(program, ctx);
+  configureWorkerCommand(program, ctx);
+  configureWorkPoolCommand(program, ctx);
+  configureWorkQueueCommand(program, ctx);
+  configureConfigCommand(program, ctx);
+  return program;
+}
+
+/**
+ * Runs one command line (without `node` and the script) and returns the exit code: 0 done,
+ * 1 failed (server unreachable, not found...), 2 called the wrong way. Errors are written to
+ * `stderr` as one line; nothing is thrown.
+ *
+ * @example
+ * const code = await runCli(["flow-run", "ls", "--state", "failed"], { env: { BATON_API_URL: url } });
+ */
+export async function runCli(args: readonly string[], overrides: Partial<CliContext> = {}): Promise<number> {
+  const ctx = createContext(overrides);
+  try {
+    await buildProgram(ctx).parseAsync([...args], { from: "user" });
+    return EXIT_OK;
+  } catch (error) {
+    const report = reportError(error, ctx.env["BATON_DEBUG"] === "1");
+    if (report.message !== undefined) ctx.stderr.write(`${report.message}\n`);
+    return report.exitCode;
+  }
+}

@@ -1,0 +1,242 @@
+import { randomUUID } from "node:crypto";
+import type { State, StateCreate, StateDetails, TaskRun } from "@baton/core";
+import type { CacheKeyContext } from "../cache/keys.js";
+import { currentStore, nextDynamicKey, runStore, type FlowRunContext, type RunStore, type TaskRunContext } from "../context.js";
+import { openSession, type ApiSession } from "../ephemeral.js";
+import { RunAbortedError, RunFailedError, TaskRunFailedError, UpstreamTaskError } from "../errors.js";
+import { collectFutures, resolveFutures, type FutureObserver } from "../futures.js";
+import { createRunLogger, installPrintCapture } from "../logger.js";
+import { describeError, hasReadableResult, resultFromState, serializeResult } from "../results/serializer.js";
+import type { TaskOptions } from "../task.js";
+import { applyState, failedProposal, runAttempt } from "./attempt.js";
+import { trackRunning } from "./crash.js";
+import { runHooks } from "./hooks.js";
+import { namedParameters, parameterNames } from "./parameters.js";
+import { sleepUntilScheduled } from "./retries.js";
+import { describeState, enterRunning, proposeFinal, type RunTarget } from "./states.js";
+import { cacheExpiration, taskRunPolicy } from "./wire.js";
+
+export interface TaskDefinition<A extends unknown[], R> {
+  readonly name: string;
+  readonly taskKey: string;
+  readonly fn: (...args: A) => R | Promise<R>;
+  readonly options: TaskOptions<A>;
+}
+
+/**
+ * Runs one task call as a task run: create the run (PENDING) in the current flow run, wait for
+ * future arguments, propose RUNNING (which may answer from the cache), run the function, and
+ * propose COMPLETED with the result or FAILED; a FAILED with retries left comes back as
+ * AwaitingRetry, and the function runs again after the delay.
+ *
+ * Everything up to the first `await` runs synchronously in the caller, so `dynamic_key`s follow
+ * call order even when many runs are submitted at once.
+ */
+export async function runTask<A extends unknown[], R>(
+  def: TaskDefinition<A, R>,
+  args: readonly unknown[],
+  taskRunId: string,
+  observer?: FutureObserver,
+): Promise<R> {
+  const store = currentStore();
+  const flowCtx = store?.flow;
+  if (flowCtx?.signal.aborted) {
+    throw new RunAbortedError("flow", flowCtx.flowRun.id, "its attempt timed out, so it starts no more task runs");
+  }
+  const dynamicKey = flowCtx ? nextDynamicKey(flowCtx, def.taskKey) : randomUUID();
+  const inherited = flowCtx?.session ?? store?.task?.session;
+  const session = inherited ?? (await openSession());
+  try {
+    return await runTaskInSession(def, args, { taskRunId, dynamicKey, flowCtx, parent: store?.task ?? flowCtx, session, observer });
+  } finally {
+    if (inherited === undefined) await session.release();
+  }
+}
+
+interface TaskCall {
+  taskRunId: string;
+  dynamicKey: string;
+  flowCtx: FlowRunContext | undefined;
+  parent: FlowRunContext | TaskRunContext | undefined;
+  session: ApiSession;
+  observer: FutureObserver | undefined;
+}
+
+async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R>, args: readonly unknown[], call: TaskCall): Promise<R> {
+  const { flowCtx, session, observer } = call;
+  const { client } = session;
+  const logPrints = def.options.logPrints ?? call.parent?.logPrints ?? false;
+  if (logPrints) installPrintCapture();
+
+  const created = await client.createTaskRun({
+    id: call.taskRunId,
+    name: `${def.name}-${flowCtx ? call.dynamicKey : call.dynamicKey.slice(0, 8)}`,
+    flow_run_id: flowCtx?.flowRun.id ?? null,
+    task_key: def.taskKey,
+    dynamic_key: call.dynamicKey,
+    task_version: def.options.version ?? null,
+    empirical_policy: taskRunPolicy(def.options as TaskOptions<never>),
+    tags: def.options.tags ?? [],
+    task_inputs: taskInputs(def.fn, args),
+    state: { type: "PENDING", name: "Pending" },
+  });
+  const taskRun: TaskRun = { ...created };
+  observer?.created(taskRun);
+  const logger = createRunLogger({ kind: "task", runName: taskRun.name, flowRunId: taskRun.flow_run_id, taskRunId: taskRun.id, shipper: session.logs });
+  flowCtx?.logger.info(`Created task run '${taskRun.name}' for task '${def.name}'`);
+  const onState = (state: State) => {
+    applyState(taskRun, state);
+    observer?.state(state);
+  };
+  const contextFor = (signal: AbortSignal): TaskRunContext => ({
+    kind: "task",
+    taskName: def.name,
+    taskRun,
+    session,
+    logger,
+    logPrints,
+    signal,
+    pending: new Set(),
+  });
+
+  // The same call in an earlier attempt of this flow run completed: keep its result (Prefect
+  // does the same, so a flow retry does not redo work that succeeded).
+  if (created.id !== call.taskRunId && created.state?.type === "COMPLETED" && hasReadableResult(created.state)) {
+    logger.info(`Task run already completed in an earlier attempt of the flow run; reusing its result`);
+    return resultFromState(created.state) as R;
+  }
+
+  let resolvedArgs: A;
+  try {
+    resolvedArgs = (await resolveFutures([...args])) as A;
+  } catch (error) {
+    const upstream = error instanceof RunFailedError ? error.runId : "unknown";
+    logger.error(`Upstream task run ${upstream} did not complete; this task run will not start`);
+    throw new UpstreamTaskError(taskRun.id, upstream, { cause: error });
+  }
+
+  const cacheKey = computeCacheKey(def, resolvedArgs, taskRun, (message) => logger.warning(message));
+  const target: RunTarget = { kind: "task", id: taskRun.id, client };
+  let runningName = "Running";
+  let live: { value: R } | undefined;
+  let failure: unknown;
+  let finalState: State;
+  // From here until the run is final, a SIGINT/SIGTERM marks it CRASHED.
+  const untrack = trackRunning(target);
+  try {
+    for (;;) {
+      const entered = await enterRunning(target, { name: runningName, cacheKey, onState });
+      if (entered.outcome === "done") {
+        finalState = entered.state;
+        break;
+      }
+      taskRun.run_count += 1;
+      const controller = new AbortController();
+      // A flow run attempt that times out aborts the signal of its running tasks too.
+      const abortWithFlow = () => controller.abort(flowCtx?.signal.reason);
+      if (flowCtx?.signal.aborted) abortWithFlow();
+      else flowCtx?.signal.addEventListener("abort", abortWithFlow, { once: true });
+      const taskCtx = contextFor(controller.signal);
+      const attempt = await runAttempt<R>(async () => runStore.run({ flow: flowCtx, task: taskCtx }, () => def.fn(...resolvedArgs)), {
+        run: target,
+        timeoutSeconds: def.options.timeoutSeconds,
+        controller,
+        pending: taskCtx.pending,
+      });
+      flowCtx?.signal.removeEventListener("abort", abortWithFlow);
+
+      let proposal: StateCreate;
+      if (attempt.ok) {
+        live = { value: attempt.value };
+        failure = undefined;
+        const serialized = serializeResult(attempt.value);
+        const details: StateDetails = {};
+        if (serialized.untrackable) {
+          details.untrackable_result = true;
+          logger.debug("The result is not plain JSON; it is returned to the caller but not recorded");
+        }
+        if (cacheKey !== undefined && !serialized.untrackable) {
+          details.cache_key = cacheKey;
+          details.cache_expiration = cacheExpiration(def.options as TaskOptions<never>);
+        }
+        proposal = { type: "COMPLETED", name: "Completed", data: serialized.data, state_details: details };
+      } else {
+        live = undefined;
+        failure = attempt.error;
+        proposal = failedProposal("task", attempt);
+      }
+
+      const finished = await proposeFinal(target, proposal);
+      onState(finished.state);
+      if (finished.outcome === "retry") {
+        const retries = def.options.retries ?? 0;
+        logger.warning(
+          `Task run failed with exception: ${describeError(failure)} - Retry ${taskRun.run_count}/${retries} will start at ${finished.state.state_details.scheduled_time ?? "once allowed"}`,
+        );
+        await sleepUntilScheduled(finished.state);
+        runningName = "Retrying";
+        continue;
+      }
+      finalState = finished.state;
+      break;
+    }
+  } finally {
+    untrack();
+  }
+
+  const store: RunStore = { flow: flowCtx, task: contextFor(new AbortController().signal) };
+  if (finalState.type === "COMPLETED") {
+    logger.info(`Finished in state ${describeState(finalState)}`);
+    const value = live !== undefined ? live.value : (resultFromState(finalState) as R);
+    await runStore.run(store, () =>
+      runHooks(def.options.onCompletion, { taskName: def.name, taskRun, state: finalState, result: value, error: undefined }, logger, "onCompletion"),
+    );
+    return value;
+  }
+  if (failure !== undefined) logger.error(`Task run failed with exception: ${stackOf(failure)}`);
+  logger.error(`Finished in state ${describeState(finalState)}`);
+  const error = new TaskRunFailedError(taskRun.id, taskRun.name, finalState, { cause: failure });
+  await runStore.run(store, () =>
+    runHooks(def.options.onFailure, { taskName: def.name, taskRun, state: finalState, result: undefined, error: failure ?? error }, logger, "onFailure"),
+  );
+  throw error;
+}
+
+/** `task_inputs`: for each parameter, the task runs whose futures feed it (the run graph's edges). */
+function taskInputs(fn: (...args: never[]) => unknown, args: readonly unknown[]): Record<string, Array<{ input_type: "task_run"; id: string }>> {
+  const names = parameterNames(fn);
+  const inputs: Record<string, Array<{ input_type: "task_run"; id: string }>> = {};
+  args.forEach((arg, i) => {
+    const p = names[Math.min(i, names.length - 1)];
+    const name = p === undefined || (i >= names.length && !p.rest) ? `arg${i}` : p.name;
+    const list = (inputs[name] ??= []);
+    for (const future of collectFutures(arg)) list.push({ input_type: "task_run", id: future.taskRunId });
+  });
+  return inputs;
+}
+
+function computeCacheKey<A extends unknown[], R>(
+  def: TaskDefinition<A, R>,
+  args: A,
+  taskRun: TaskRun,
+  warn: (message: string) => void,
+): string | undefined {
+  if (def.options.cacheKeyFn === undefined) return undefined;
+  const context: CacheKeyContext<A> = {
+    taskName: def.name,
+    taskKey: def.taskKey,
+    args,
+    parameters: namedParameters(def.fn, args),
+    flowRunId: taskRun.flow_run_id ?? undefined,
+  };
+  try {
+    return def.options.cacheKeyFn(context) ?? undefined;
+  } catch (error) {
+    warn(`cacheKeyFn failed, so this run is not cached: ${describeError(error)}`);
+    return undefined;
+  }
+}
+
+function stackOf(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? describeError(error)) : describeError(error);
+}

@@ -1,0 +1,117 @@
+import { BatonError, type State } from "@baton/core";
+
+/**
+ * Errors the SDK raises. A run that ends in a non-COMPLETED state rejects with a
+ * `RunFailedError` subclass carrying the run's id, name and final state; what went wrong
+ * inside the run (the function's own error, or a `TimeoutError`) is its `cause`.
+ */
+
+export type RunKind = "flow" | "task";
+
+/** A flow or task run ended FAILED, CRASHED or CANCELLED. */
+export class RunFailedError extends BatonError {
+  override name = "RunFailedError";
+  constructor(
+    readonly kind: RunKind,
+    readonly runId: string,
+    readonly runName: string,
+    /** The final state as the server recorded it. */
+    readonly state: State,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `${kind === "flow" ? "Flow" : "Task"} run '${runName}' (${runId}) finished in state ${state.name ?? state.type}${state.message ? `: ${state.message}` : ""}`,
+      options,
+    );
+  }
+}
+
+/** A flow run ended in a non-COMPLETED state; `cause` is the error that failed it. */
+export class FlowRunFailedError extends RunFailedError {
+  override name = "FlowRunFailedError";
+  constructor(runId: string, runName: string, state: State, options?: { cause?: unknown }) {
+    super("flow", runId, runName, state, options);
+  }
+}
+
+/** A task run ended in a non-COMPLETED state; `cause` is the error that failed it. */
+export class TaskRunFailedError extends RunFailedError {
+  override name = "TaskRunFailedError";
+  constructor(runId: string, runName: string, state: State, options?: { cause?: unknown }) {
+    super("task", runId, runName, state, options);
+  }
+}
+
+/** The server answered ABORT to a proposed state (the run must stop at once). */
+export class RunAbortedError extends BatonError {
+  override name = "RunAbortedError";
+  constructor(
+    readonly kind: RunKind,
+    readonly runId: string,
+    readonly reason: string,
+  ) {
+    super(`${kind === "flow" ? "Flow" : "Task"} run ${runId} was aborted: ${reason}`);
+  }
+}
+
+/** One attempt of a run took longer than its `timeoutSeconds`. The run's state is FAILED "TimedOut". */
+export class TimeoutError extends BatonError {
+  override name = "TimeoutError";
+  constructor(
+    readonly kind: RunKind,
+    readonly runId: string,
+    readonly timeoutSeconds: number,
+  ) {
+    super(`${kind === "flow" ? "Flow" : "Task"} run exceeded timeout of ${timeoutSeconds} second(s)`);
+  }
+}
+
+/** A task's input was a future whose task run did not complete, so the task never started. */
+export class UpstreamTaskError extends BatonError {
+  override name = "UpstreamTaskError";
+  constructor(
+    readonly taskRunId: string,
+    readonly upstreamTaskRunId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Task run ${taskRunId} did not start: upstream task run ${upstreamTaskRunId} did not complete`, options);
+  }
+}
+
+/** A function that needs a run (e.g. `getRunLogger()`) was called outside a flow or task. */
+export class MissingContextError extends BatonError {
+  override name = "MissingContextError";
+}
+
+/** A COMPLETED state carries no result this SDK can read (untrackable, or written by another client). */
+export class MissingResultError extends BatonError {
+  override name = "MissingResultError";
+  constructor(
+    readonly stateId: string,
+    reason: string,
+  ) {
+    super(`The result of state ${stateId} is not available: ${reason}`);
+  }
+}
+
+/** `flow()` / `task()` received an invalid option; `field` names it. */
+export class InvalidOptionError extends BatonError {
+  override name = "InvalidOptionError";
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/** An SDK setting (environment variable or `configure()` value) is invalid; `setting` names it. */
+export class SettingsError extends BatonError {
+  override name = "SettingsError";
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`Invalid setting ${setting}: ${message}`);
+  }
+}

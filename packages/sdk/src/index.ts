@@ -1,0 +1,41 @@
+/**
+ * Baton SDK: `flow()` and `task()` for TypeScript, reporting to a Baton (or Prefect) server.
+ * This file is the package's one way in.
+ */
+export { flow, type FlowFunction, type FlowOptions, type FlowHook, type FlowHookContext, type FlowRunOutcome } from "./flow.js";
+export {
+  task,
+  unmapped,
+  Unmapped,
+  type TaskFunction,
+  type TaskOptions,
+  type TaskHook,
+  type TaskHookContext,
+  type Futurable,
+  type SubmitArgs,
+  type MapArgs,
+} from "./task.js";
+export { TaskRunFuture } from "./futures.js";
+export { serve, type ServeOptions, type ServeDeployment, type ServableFlow, type DeploymentOptions, type ScheduleSpec } from "./serve.js";
+export { flowParameterSchema, type ParameterSchema, type ParameterProperty } from "./parameter-schema.js";
+export { getRunLogger, LogShipper, type RunLogger } from "./logger.js";
+export { getRunContext, type RunContext } from "./context.js";
+export { configure, currentSettings, type ConfigureOptions, type Settings, type LogLevelName } from "./settings.js";
+export { taskInputHash, type CacheKeyContext } from "./cache/keys.js";
+export type { ResultData, ErrorData } from "./results/serializer.js";
+export { BatonClient, type BatonClientOptions } from "./client.js";
+export {
+  RunFailedError,
+  FlowRunFailedError,
+  TaskRunFailedError,
+  RunAbortedError,
+  TimeoutError,
+  UpstreamTaskError,
+  MissingContextError,
+  MissingResultError,
+  InvalidOptionError,
+  SettingsError,
+  type RunKind,
+} from "./errors.js";
+export { ApiError, ServerUnreachableError, BatonError } from "@baton/core";
+export type { FlowRun, TaskRun, State, StateType, StateDetails, Log, Flow } from "@baton/core";

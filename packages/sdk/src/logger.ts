@@ -1,0 +1,192 @@
+import { format } from "node:util";
+import { LogLevel, type LogCreate } from "@baton/core";
+import type { BatonClient } from "./client.js";
+import { currentRun, currentStore } from "./context.js";
+import { MissingContextError } from "./errors.js";
+import { currentSettings, type LogLevelName } from "./settings.js";
+
+/** Python's numeric levels, which Prefect's log records use. */
+const LEVELS: Record<LogLevelName, number> = {
+  debug: LogLevel.DEBUG,
+  info: LogLevel.INFO,
+  warning: LogLevel.WARNING,
+  error: LogLevel.ERROR,
+  critical: LogLevel.CRITICAL,
+};
+
+/** A logger bound to one run; records go to the API (batched) and, by default, to stderr. */
+export interface RunLogger {
+  debug(message: unknown, ...args: unknown[]): void;
+  info(message: unknown, ...args: unknown[]): void;
+  warning(message: unknown, ...args: unknown[]): void;
+  error(message: unknown, ...args: unknown[]): void;
+  critical(message: unknown, ...args: unknown[]): void;
+}
+
+/**
+ * Collects log records and sends them to `POST /logs/` in batches: when `batchSize` records
+ * are waiting, else `intervalMs` after the first one, and whenever `flush()` is called (the
+ * engine flushes at the end of every flow run). Its timer never keeps the process alive.
+ * A failed send is reported once on stderr and dropped: logs must not fail a run.
+ *
+ * @example
+ * const logs = new LogShipper(new BatonClient({ apiUrl: "http://127.0.0.1:4200/api" }));
+ * logs.enqueue({ name: "baton.flow_runs", level: 20, message: "hello", timestamp: new Date().toISOString(), flow_run_id: id, task_run_id: null });
+ * await logs.flush();
+ */
+export class LogShipper {
+  private queue: LogCreate[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private sending: Promise<void> = Promise.resolve();
+  private warned = false;
+
+  constructor(
+    private readonly client: BatonClient,
+    private readonly batchSize = 100,
+    private readonly intervalMs = 500,
+  ) {}
+
+  enqueue(record: LogCreate): void {
+    this.queue.push(record);
+    if (this.queue.length >= this.batchSize) {
+      void this.flush();
+    } else if (this.timer === undefined) {
+      this.timer = setTimeout(() => void this.flush(), this.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Sends everything queued so far; resolves when it (and earlier sends) are done. */
+  flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length > 0) {
+      this.sending = this.sending.then(() => this.send(batch));
+    }
+    return this.sending;
+  }
+
+  private async send(batch: LogCreate[]): Promise<void> {
+    for (let i = 0; i < batch.length; i += this.batchSize) {
+      try {
+        await this.client.createLogs(batch.slice(i, i + this.batchSize));
+      } catch (error) {
+        if (!this.warned) {
+          this.warned = true;
+          process.stderr.write(`baton: could not send run logs to ${this.client.apiUrl}: ${String(error)}\n`);
+        }
+      }
+    }
+  }
+}
+
+export interface RunLoggerTarget {
+  kind: "flow" | "task";
+  runName: string;
+  flowRunId: string | null;
+  taskRunId: string | null;
+  shipper: LogShipper;
+}
+
+export function createRunLogger(target: RunLoggerTarget): RunLogger {
+  const log = (level: LogLevelName) => (message: unknown, ...args: unknown[]) =>
+    emit(target, LEVELS[level], format(message, ...args), true);
+  return {
+    debug: log("debug"),
+    info: log("info"),
+    warning: log("warning"),
+    error: log("error"),
+    critical: log("critical"),
+  };
+}
+
+/** Records one message for a run: to the API, and to stderr when `echo` and console logs are on. */
+function emit(target: RunLoggerTarget, level: number, message: string, echo: boolean): void {
+  const settings = currentSettings();
+  if (level < LEVELS[settings.logLevel]) return;
+  const now = new Date();
+  target.shipper.enqueue({
+    name: target.kind === "flow" ? "baton.flow_runs" : "baton.task_runs",
+    level,
+    message,
+    timestamp: now.toISOString(),
+    flow_run_id: target.flowRunId,
+    task_run_id: target.taskRunId,
+  });
+  if (echo && settings.consoleLogs) {
+    const who = `${target.kind === "flow" ? "Flow" : "Task"} run '${target.runName}'`;
+    process.stderr.write(`${now.toISOString().slice(11, 23)} | ${levelName(level).padEnd(8)} | ${who} - ${message}\n`);
+  }
+}
+
+function levelName(level: number): string {
+  if (level >= LogLevel.CRITICAL) return "CRITICAL";
+  if (level >= LogLevel.ERROR) return "ERROR";
+  if (level >= LogLevel.WARNING) return "WARNING";
+  if (level >= LogLevel.INFO) return "INFO";
+  return "DEBUG";
+}
+
+/**
+ * The logger of the run executing now (the task run inside a task, else the flow run). Its
+ * records appear under the run in the API (`POST /api/logs/filter`) and the UI.
+ *
+ * @example
+ * import { flow, getRunLogger } from "@baton/sdk";
+ * const etl = flow(async function etl() {
+ *   const logger = getRunLogger();
+ *   logger.info("loaded %d rows", 42);
+ * });
+ */
+export function getRunLogger(): RunLogger {
+  const run = currentRun();
+  if (run === undefined) {
+    throw new MissingContextError("getRunLogger() was called outside a flow or task run");
+  }
+  return run.logger;
+}
+
+type ConsoleMethod = "log" | "info" | "warn" | "error";
+const PRINT_LEVELS: Record<ConsoleMethod, number> = {
+  log: LogLevel.INFO,
+  info: LogLevel.INFO,
+  warn: LogLevel.WARNING,
+  error: LogLevel.ERROR,
+};
+let printCaptureInstalled = false;
+
+/**
+ * With `logPrints: true`, `console.log/info/warn/error` inside a run are also recorded as the
+ * run's logs (and still printed). The console is patched once; each call checks the run
+ * context, so code outside runs with `logPrints` is unaffected.
+ */
+export function installPrintCapture(): void {
+  if (printCaptureInstalled) return;
+  printCaptureInstalled = true;
+  for (const method of Object.keys(PRINT_LEVELS) as ConsoleMethod[]) {
+    const original = console[method];
+    console[method] = function captured(this: Console, ...args: unknown[]) {
+      const run = currentRun();
+      if (run?.logPrints) {
+        const store = currentStore();
+        emit(
+          {
+            kind: run.kind,
+            runName: run.kind === "flow" ? run.flowRun.name : run.taskRun.name,
+            flowRunId: store?.flow?.flowRun.id ?? (run.kind === "task" ? run.taskRun.flow_run_id : null),
+            taskRunId: run.kind === "task" ? run.taskRun.id : null,
+            shipper: run.session.logs,
+          },
+          PRINT_LEVELS[method],
+          format(...args),
+          false,
+        );
+      }
+      original.apply(this, args);
+    };
+  }
+}

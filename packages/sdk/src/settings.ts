@@ -1,0 +1,106 @@
+import { z } from "zod";
+import { SettingsError } from "./errors.js";
+
+/**
+ * The SDK's settings. Each has one environment variable and may be overridden from code with
+ * `configure()`; code wins over the environment.
+ *
+ * | setting       | variable              | default                                             |
+ * |---------------|-----------------------|-----------------------------------------------------|
+ * | `apiUrl`      | `BATON_API_URL`       | unset: start a temporary in-process server (ephemeral mode) |
+ * | `logLevel`    | `BATON_LOGGING_LEVEL` | `info`: lowest level recorded and sent to the API    |
+ * | `consoleLogs` | `BATON_CONSOLE_LOGS`  | `true`: also print run logs to stderr               |
+ * | `flowRunHeartbeatSeconds` | `BATON_FLOW_RUN_HEARTBEAT_SECONDS` | `30`: how often a RUNNING flow run tells the server it is alive; `0` sends none |
+ *
+ * In ephemeral mode the server reads its own settings (`BATON_HOME`, `BATON_DATABASE_URL`, ...)
+ * from the environment as `baton server start` does; the database defaults to `$BATON_HOME/baton.db`.
+ */
+export const LOG_LEVEL_NAMES = ["debug", "info", "warning", "error", "critical"] as const;
+export type LogLevelName = (typeof LOG_LEVEL_NAMES)[number];
+
+export interface Settings {
+  apiUrl: string | undefined;
+  logLevel: LogLevelName;
+  consoleLogs: boolean;
+  /**
+   * Seconds between heartbeats of a RUNNING flow run. The server's zombies service declares a
+   * run CRASHED when its heartbeats stop for longer than its timeout (90 s by default), so keep
+   * this well below that. `0` sends none.
+   */
+  flowRunHeartbeatSeconds: number;
+}
+
+export interface ConfigureOptions {
+  /** Base URL of the API, ending in `/api`; `null` goes back to `BATON_API_URL` / ephemeral mode. */
+  apiUrl?: string | null;
+  logLevel?: LogLevelName | null;
+  consoleLogs?: boolean | null;
+  flowRunHeartbeatSeconds?: number | null;
+}
+
+const blankIsUnset = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+const HttpUrl = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
+
+const Env = z.object({
+  BATON_API_URL: z.preprocess(blankIsUnset, HttpUrl.optional()),
+  BATON_LOGGING_LEVEL: z.preprocess(
+    (v) => (typeof v === "string" ? blankIsUnset(v.toLowerCase()) : v),
+    z.enum(LOG_LEVEL_NAMES).default("info"),
+  ),
+  BATON_CONSOLE_LOGS: z.preprocess(
+    (v) => (typeof v === "string" ? blankIsUnset(v.toLowerCase()) : v),
+    z
+      .enum(["true", "false", "1", "0"])
+      .default("true")
+      .transform((v) => v === "true" || v === "1"),
+  ),
+  BATON_FLOW_RUN_HEARTBEAT_SECONDS: z.preprocess(blankIsUnset, z.coerce.number().min(0, "must be 0 (off) or a number of seconds").default(30)),
+});
+
+let overrides: ConfigureOptions = {};
+
+/**
+ * Sets SDK settings from code (they win over the environment). Pass `null` to go back to
+ * the environment's value.
+ *
+ * @example
+ * import { configure } from "@baton/sdk";
+ * configure({ apiUrl: "http://127.0.0.1:4200/api", consoleLogs: false });
+ */
+export function configure(options: ConfigureOptions): void {
+  if (options.apiUrl != null) {
+    const parsed = HttpUrl.safeParse(options.apiUrl);
+    if (!parsed.success) throw new SettingsError("apiUrl", parsed.error.issues[0]?.message ?? "invalid URL");
+  }
+  if (options.logLevel != null && !LOG_LEVEL_NAMES.includes(options.logLevel)) {
+    throw new SettingsError("logLevel", `must be one of ${LOG_LEVEL_NAMES.join(", ")}`);
+  }
+  const heartbeat = options.flowRunHeartbeatSeconds;
+  if (heartbeat != null && !(Number.isFinite(heartbeat) && heartbeat >= 0)) {
+    throw new SettingsError("flowRunHeartbeatSeconds", "must be 0 (off) or a number of seconds");
+  }
+  overrides = { ...overrides, ...options };
+}
+
+/**
+ * The settings now in force. The environment is read on each call (it is cheap) so a script
+ * or test may set variables after importing the SDK; a bad value fails with the variable's name.
+ *
+ * @example
+ * import { currentSettings } from "@baton/sdk";
+ * console.log(currentSettings().apiUrl ?? "ephemeral mode");
+ */
+export function currentSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SettingsError(issue?.path.join(".") || "environment", issue?.message ?? "invalid value");
+  }
+  const e = parsed.data;
+  return {
+    apiUrl: overrides.apiUrl ?? e.BATON_API_URL,
+    logLevel: overrides.logLevel ?? e.BATON_LOGGING_LEVEL,
+    consoleLogs: overrides.consoleLogs ?? e.BATON_CONSOLE_LOGS,
+    flowRunHeartbeatSeconds: overrides.flowRunHeartbeatSeconds ?? e.BATON_FLOW_RUN_HEARTBEAT_SECONDS,
+  };
+}

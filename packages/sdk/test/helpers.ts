@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer, type RunningServer } from "@baton/server";
+import { BatonClient, configure } from "@baton/sdk";
+
+export interface TestServer {
+  server: RunningServer;
+  client: BatonClient;
+  close(): Promise<void>;
+}
+
+/**
+ * A real server on a free port with its own SQLite file, and the SDK pointed at it
+ * (`configure`, not the environment, so test files running in parallel do not interfere).
+ */
+export async function startTestServer(): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), "baton-sdk-test-"));
+  const server = await startServer({ config: { port: 0, databaseUrl: `sqlite:${join(dir, "baton.db")}`, logLevel: "silent" } });
+  configure({ apiUrl: server.apiUrl, consoleLogs: false });
+  return {
+    server,
+    client: new BatonClient({ apiUrl: server.apiUrl }),
+    async close() {
+      configure({ apiUrl: null, consoleLogs: null });
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The task runs of a flow run, in dynamic-key order per task. */
+export async function taskRunsOf(client: BatonClient, flowRunId: string) {
+  const runs = await client.filterTaskRuns({ task_runs: { flow_run_id: { any_: [flowRunId] } }, sort: "EXPECTED_START_TIME_ASC" });
+  return runs.sort((a, b) => a.task_key.localeCompare(b.task_key) || Number(a.dynamic_key) - Number(b.dynamic_key));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

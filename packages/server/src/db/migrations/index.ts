@@ -1,0 +1,16 @@
+import type { DialectOps } from "../dialect.js";
+import * as m0001 from "./0001-initial.js";
+import * as m0002 from "./0002-work-pools-services.js";
+
+export interface Migration {
+  version: number;
+  name: string;
+  /** The statements of this migration for a dialect, run in order inside one transaction. */
+  up(dialect: DialectOps): string[];
+}
+
+/** Every migration, in order. A new one gets the next number and is appended here. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "initial", up: m0001.up },
+  { version: 2, name: "work-pools-services", up: m0002.up },
+];

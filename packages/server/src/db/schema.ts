@@ -1,0 +1,224 @@
+
+/**
+ * Table shapes as Kysely sees them. JSON columns travel as text (both drivers are set up to
+ * hand JSON back as a string), timestamps as ISO strings in UTC, booleans as 0/1 integers, so
+ * one query and one row mapper serve SQLite and PostgreSQL alike.
+ */
+type Json = string;
+type Timestamp = string;
+type Bool = number;
+
+export interface FlowTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  tags: Json;
+  labels: Json;
+}
+
+export interface RunColumns {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  state_id: string | null;
+  state_type: string | null;
+  state_name: string | null;
+  state_timestamp: Timestamp | null;
+  /** The current state as JSON, so reading a run is one row. History is in the state tables. */
+  state: Json | null;
+  run_count: number;
+  expected_start_time: Timestamp | null;
+  next_scheduled_start_time: Timestamp | null;
+  start_time: Timestamp | null;
+  end_time: Timestamp | null;
+  total_run_time: number;
+  empirical_policy: Json;
+  tags: Json;
+  labels: Json;
+}
+
+export interface FlowRunTable extends RunColumns {
+  flow_id: string;
+  deployment_id: string | null;
+  deployment_version: string | null;
+  work_queue_id: string | null;
+  work_queue_name: string | null;
+  work_pool_id: string | null;
+  work_pool_name: string | null;
+  flow_version: string | null;
+  parameters: Json;
+  idempotency_key: string | null;
+  context: Json;
+  parent_task_run_id: string | null;
+  auto_scheduled: Bool;
+  infrastructure_document_id: string | null;
+  infrastructure_pid: string | null;
+  created_by: Json | null;
+  job_variables: Json | null;
+  /** When the run's process last said it is alive (a `prefect.flow-run.heartbeat` event). */
+  last_heartbeat: Timestamp | null;
+}
+
+export interface TaskRunTable extends RunColumns {
+  flow_run_id: string | null;
+  task_key: string;
+  dynamic_key: string;
+  cache_key: string | null;
+  cache_expiration: Timestamp | null;
+  task_version: string | null;
+  task_inputs: Json;
+  flow_run_run_count: number;
+}
+
+export interface StateTable {
+  id: string;
+  created: Timestamp;
+  run_id: string;
+  type: string;
+  name: string | null;
+  timestamp: Timestamp;
+  message: string | null;
+  data: Json | null;
+  state_details: Json;
+}
+
+export interface TaskRunStateCacheTable {
+  id: string;
+  created: Timestamp;
+  cache_key: string;
+  cache_expiration: Timestamp | null;
+  task_run_state_id: string;
+}
+
+export interface DeploymentTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  flow_id: string;
+  version: string | null;
+  description: string | null;
+  paused: Bool;
+  concurrency_limit: number | null;
+  concurrency_options: Json | null;
+  job_variables: Json;
+  parameters: Json;
+  tags: Json;
+  labels: Json;
+  work_queue_name: string | null;
+  work_queue_id: string | null;
+  work_pool_name: string | null;
+  last_polled: Timestamp | null;
+  parameter_openapi_schema: Json | null;
+  enforce_parameter_schema: Bool;
+  path: string | null;
+  pull_steps: Json | null;
+  entrypoint: string | null;
+  storage_document_id: string | null;
+  infrastructure_document_id: string | null;
+  created_by: Json | null;
+  updated_by: Json | null;
+  status: string | null;
+}
+
+export interface DeploymentScheduleTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  deployment_id: string;
+  schedule: Json;
+  active: Bool;
+  max_scheduled_runs: number | null;
+  parameters: Json;
+  slug: string | null;
+}
+
+export interface LogTable {
+  id: string;
+  created: Timestamp;
+  name: string;
+  level: number;
+  message: string;
+  timestamp: Timestamp;
+  flow_run_id: string | null;
+  task_run_id: string | null;
+}
+
+export interface WorkPoolTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  description: string | null;
+  type: string;
+  base_job_template: Json;
+  is_paused: Bool;
+  concurrency_limit: number | null;
+  default_queue_id: string | null;
+  status: string | null;
+  last_polled: Timestamp | null;
+  storage_configuration: Json | null;
+}
+
+export interface WorkQueueTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  description: string | null;
+  is_paused: Bool;
+  concurrency_limit: number | null;
+  priority: number;
+  work_pool_id: string;
+  last_polled: Timestamp | null;
+  status: string | null;
+}
+
+export interface WorkerTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  work_pool_id: string;
+  last_heartbeat_time: Timestamp | null;
+  heartbeat_interval_seconds: number | null;
+  status: string;
+}
+
+export interface EventTable {
+  id: string;
+  occurred: Timestamp;
+  received: Timestamp;
+  event: string;
+  resource_id: string;
+  resource: Json;
+  related: Json;
+  payload: Json;
+  follows: string | null;
+}
+
+export interface MigrationTable {
+  version: number;
+  name: string;
+  applied_at: Timestamp;
+}
+
+export interface DB {
+  flow: FlowTable;
+  flow_run: FlowRunTable;
+  flow_run_state: StateTable;
+  task_run: TaskRunTable;
+  task_run_state: StateTable;
+  task_run_state_cache: TaskRunStateCacheTable;
+  deployment: DeploymentTable;
+  deployment_schedule: DeploymentScheduleTable;
+  log: LogTable;
+  work_pool: WorkPoolTable;
+  work_queue: WorkQueueTable;
+  worker: WorkerTable;
+  event: EventTable;
+  baton_migration: MigrationTable;
+}
+

@@ -1,0 +1,6 @@
+export { startServer, startServices, type RunningServer, type RunningServices, type StartServerOptions } from "./server.js";
+export { createServices, describeServices, LoopService, systemClock, type Clock, type ServiceResources } from "./services/index.js";
+export { loadConfig, describeConfig, ConfigError, SERVICE_NAMES, type ServerConfig, type ServiceName } from "./config.js";
+export { openDatabase, type Database } from "./db/database.js";
+export { MIGRATIONS } from "./db/migrations/index.js";
+export { nextScheduledTimes, scheduleTimes, checkSchedule, type TimeWindow } from "./scheduling/next-times.js";
