@@ -8,14 +8,12 @@
  *
  * See bench/README.md for what is measured and the figures on our 2-core machine.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import pg from "pg";
+import { prepareDatabase, serverBuild } from "./lib/bench-database.js";
 import { parseOptions, USAGE, UsageError, type BenchOptions, type DatabaseKind } from "./lib/args.js";
 import { formatProfile, summariseProfile } from "./lib/cpuprofile.js";
 import { createClient, type JsonClient } from "./lib/http-client.js";
@@ -88,27 +86,10 @@ async function acquireTarget(database: DatabaseKind, options: BenchOptions): Pro
       release: async () => undefined,
     };
   }
-  const home = mkdtempSync(join(tmpdir(), "baton-bench-"));
-  const env: Record<string, string> = { BATON_HOME: home, BATON_LOG_LEVEL: "silent" };
+  const prepared = prepareDatabase(database, options.postgresUrl);
+  const { home, where, backendPids } = prepared;
+  const env: Record<string, string> = { ...prepared.env, BATON_LOG_LEVEL: "silent" };
   if (options.pool !== undefined) env.BATON_DATABASE_POOL_SIZE = String(options.pool);
-  let dropDatabase: () => Promise<void>;
-  let backendPids: Target["backendPids"];
-  let where: string;
-  if (database === "sqlite") {
-    env.BATON_DATABASE_URL = `sqlite:${join(home, "bench.db")}`;
-    where = env.BATON_DATABASE_URL;
-    dropDatabase = async () => undefined;
-  } else {
-    const schema = `bench_${process.pid}_${Date.now().toString(36)}`;
-    env.BATON_DATABASE_URL = options.postgresUrl;
-    env.BATON_DATABASE_SCHEMA = schema;
-    // node-postgres names its connections after PGAPPNAME, which lets us find the server's
-    // backends in pg_stat_activity and read their CPU (PostgreSQL shares our two cores).
-    env.PGAPPNAME = schema;
-    where = `${redact(options.postgresUrl)} schema ${schema}`;
-    dropDatabase = () => dropSchema(options.postgresUrl, schema);
-    backendPids = () => backendsNamed(options.postgresUrl, schema);
-  }
   const profileDir = options.cpuProf;
   const nodeArgs = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
   const sqlTimingFile = join(home, "sql-timing.json");
@@ -121,8 +102,7 @@ async function acquireTarget(database: DatabaseKind, options: BenchOptions): Pro
   try {
     child = await startServerChild({ launcher: options.launcher, env, nodeArgs });
   } catch (error) {
-    await dropDatabase().catch(() => undefined);
-    rmSync(home, { recursive: true, force: true });
+    await prepared.release().catch(() => undefined);
     throw error;
   }
   return {
@@ -133,8 +113,7 @@ async function acquireTarget(database: DatabaseKind, options: BenchOptions): Pro
     release: async () => {
       await child.stop();
       if (options.sqlTiming) process.stdout.write(`\n${formatSqlTiming(sqlTimingFile)}\n`);
-      await dropDatabase();
-      rmSync(home, { recursive: true, force: true });
+      await prepared.release();
       if (profileDir) printProfile(profileDir, child.pid, startedAt);
     },
   };
@@ -278,15 +257,6 @@ async function checkCorrectness(client: JsonClient, flowId: string, stats: LoadS
   return { flowRunsCreated: stats.flowRunsCreated, flowRunsCompleted, taskRunsCreated: stats.taskRunsCreated, taskRunsCompleted, ok };
 }
 
-async function dropSchema(url: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Summarises the profile the child wrote (the newest for its PID written since it started). */
 function printProfile(dir: string, pid: number, since: number): void {
@@ -317,32 +287,12 @@ interface CpuFigures {
   machineBefore: DatabaseResult["machineCpu"];
 }
 
-async function backendsNamed(url: string, applicationName: string): Promise<number[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [applicationName]);
-    return rows.map((r) => r.pid);
-  } finally {
-    await client.end();
-  }
-}
 
 function machineBusy(start: MachineSample | undefined, end: MachineSample | undefined): DatabaseResult["machineCpu"] {
   if (!start || !end || end.totalTicks === start.totalTicks) return null;
   return { busyPercent: round((100 * (end.busyTicks - start.busyTicks)) / (end.totalTicks - start.totalTicks), 1), cores: end.cores };
 }
 
-/** The commit the server was built from, and whether packages/ had uncommitted changes. */
-function serverBuild(): string {
-  try {
-    const git = (...args: string[]): string => execFileSync("git", args, { cwd: dirname(BENCH_DIR), encoding: "utf8" }).trim();
-    const dirty = git("status", "--porcelain", "--", "packages") !== "";
-    return `${git("rev-parse", "--short", "HEAD")}${dirty ? " + uncommitted changes in packages/" : ""}`;
-  } catch {
-    return "unknown (not a git checkout)";
-  }
-}
 
 async function machineBusyOver(seconds: number): Promise<DatabaseResult["machineCpu"]> {
   const start = sampleMachine();
@@ -369,8 +319,5 @@ function roundLatency(l: ReturnType<typeof latency>): ReturnType<typeof latency>
   return { count: l.count, p50: round(l.p50, 2), p95: round(l.p95, 2), p99: round(l.p99, 2), max: round(l.max, 2) };
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):([^@/]+)@/, "//$1:***@");
-}
 
 process.exitCode = await main();

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { DEFAULT_POSTGRES_URL } from "./bench-database.js";
 
 export type DatabaseKind = "sqlite" | "postgres";
 export type HttpImpl = "node" | "fetch";
@@ -96,7 +97,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     warmup: nonNegativeNumber("--warmup", values.warmup),
     server: values.server,
     serverPid: values["server-pid"] === undefined ? undefined : positiveInt("--server-pid", values["server-pid"]),
-    postgresUrl: values["pg-url"] ?? process.env.BATON_BENCH_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test",
+    postgresUrl: values["pg-url"] ?? process.env.BATON_BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES_URL,
     pool: values.pool === undefined ? undefined : positiveInt("--pool", values.pool),
     http: values.http,
     launcher: values.launcher,

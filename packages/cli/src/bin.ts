@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runCli } from "./program.js";
+import { plainExecuteId, runPlainExecute } from "./commands/flow-run-execute.js";
 
 // `baton flow-run logs ID | head` closes the pipe early; that is not an error.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -7,6 +7,10 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-const exitCode = await runCli(process.argv.slice(2));
+const args = process.argv.slice(2);
+// A worker starts `baton flow-run execute ID` for every flow run: that one command line skips
+// building the whole program (see runPlainExecute); every other goes through commander.
+const executeId = plainExecuteId(args);
+const exitCode = executeId !== undefined ? await runPlainExecute(executeId) : await (await import("./program.js")).runCli(args);
 // Exit once everything written has been flushed, without waiting for idle keep-alive sockets.
 process.stdout.write("", () => process.stderr.write("", () => process.exit(exitCode)));

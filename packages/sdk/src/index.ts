@@ -24,6 +24,8 @@ export { configure, currentSettings, type ConfigureOptions, type Settings, type 
 export { taskInputHash, type CacheKeyContext } from "./cache/keys.js";
 export type { ResultData, ErrorData } from "./results/serializer.js";
 export { BatonClient, type BatonClientOptions } from "./client.js";
+// For pollers that claim runs (serve() here, @baton/worker's workers).
+export { claimInOrder, CLAIM_CONCURRENCY } from "./claims.js";
 export {
   RunFailedError,
   FlowRunFailedError,

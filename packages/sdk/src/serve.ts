@@ -11,6 +11,7 @@ import {
   type FlowRun,
 } from "@baton/core";
 import { z } from "zod";
+import { claimInOrder } from "./claims.js";
 import type { BatonClient } from "./client.js";
 import { drainOnSignal } from "./engine/crash.js";
 import { proposeState, type RunTarget } from "./engine/states.js";
@@ -420,12 +421,17 @@ class DeploymentRunner {
       // Runs this process is retrying are listed too (they wait as Scheduled): ask for room beyond them.
       limit: Math.min(MAX_FILTER_LIMIT, room + this.active.size),
     });
-    for (const run of due) {
-      if (this.stopping || this.active.size >= this.settings.limit) return;
+    const candidates = due.flatMap((run) => {
       const served = run.deployment_id === null ? undefined : this.byDeploymentId.get(run.deployment_id);
-      if (served === undefined || this.active.has(run.id) || isInProcessRetry(run)) continue;
-      if (await this.claim(run)) this.submit(run, served);
-    }
+      return served === undefined || this.active.has(run.id) || isInProcessRetry(run) ? [] : [{ run, served }];
+    });
+    await claimInOrder(candidates, {
+      hasRoom: (inFlight) => !this.stopping && this.active.size + inFlight < this.settings.limit,
+      claim: async (candidate) => ((await this.claim(candidate.run)) ? candidate : undefined),
+      onClaimed: ({ run, served }) => this.submit(run, served),
+      // claim() reports its own failures and resolves false.
+      onError: () => undefined,
+    });
   }
 
   /** Proposes PENDING: the server accepts it for exactly one claimant. */
@@ -453,9 +459,11 @@ class DeploymentRunner {
         this.log.error(`Flow run '${run.name}' (${run.id}) could not be run: ${describeError(error)}`);
         await this.markCrashed(run, error);
       } finally {
+        const wasFull = this.active.size >= this.settings.limit;
         this.active.delete(run.id);
-        // A slot is free: look for more work now rather than after the pause.
-        if (!this.stopping) this.wakeUp?.();
+        // A slot is free at a full process: look for more work now rather than after the pause.
+        // (Without a limit, waking on every finished run would poll back to back under load.)
+        if (wasFull && !this.stopping) this.wakeUp?.();
       }
     })();
     this.active.set(run.id, execution);

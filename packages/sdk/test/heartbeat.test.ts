@@ -65,6 +65,25 @@ describe("flow run heartbeats", () => {
     expect((await heartbeatsOf(t.client, outcome.flowRun.id)).total).toBe(0);
   });
 
+  it("a run that starts sends its own first heartbeat, not one for every run already beating", async () => {
+    // A long interval: every heartbeat in this test is a first one.
+    configureSource({ flowRunHeartbeatSeconds: 60 });
+    const client = new SourceClient({ apiUrl: t.server.apiUrl });
+    const run = () => ({ id: crypto.randomUUID(), name: "r", flowId: crypto.randomUUID(), flowName: "f", deploymentId: null });
+    const [first, second, third] = [run(), run(), run()];
+    const stops = [beatWhileRunning(client, first, () => undefined)];
+    await sleep(150);
+    stops.push(beatWhileRunning(client, second, () => undefined));
+    await sleep(150);
+    stops.push(beatWhileRunning(client, third, () => undefined));
+    await sleep(150);
+    for (const stop of stops) stop();
+    configureSource({ flowRunHeartbeatSeconds: null });
+    expect((await heartbeatsOf(t.client, first.id)).total).toBe(1);
+    expect((await heartbeatsOf(t.client, second.id)).total).toBe(1);
+    expect((await heartbeatsOf(t.client, third.id)).total).toBe(1);
+  });
+
   it("that cannot be sent are reported once per run, however many fail", async () => {
     // The sender is imported from source here, so it reads the source copy of the settings.
     configureSource({ flowRunHeartbeatSeconds: 0.05 });

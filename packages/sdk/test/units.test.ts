@@ -5,6 +5,7 @@ import { resultFromState, serializeResult } from "../src/results/serializer.js";
 import { expandMapArgs, unmapped } from "../src/task.js";
 import { stableStringify, taskKeyFor } from "../src/cache/keys.js";
 import { currentSettings } from "../src/settings.js";
+import { sleepForWait } from "../src/engine/retries.js";
 
 /* Pure pieces of the SDK, without a server. */
 
@@ -123,5 +124,29 @@ describe("settings", () => {
     expect(currentSettings({ BATON_CONSOLE_LOGS: "false" }).consoleLogs).toBe(false);
     expect(() => currentSettings({ BATON_API_URL: "not a url" })).toThrow(/BATON_API_URL/);
     expect(() => currentSettings({ BATON_LOGGING_LEVEL: "loud" })).toThrow(/BATON_LOGGING_LEVEL/);
+  });
+});
+
+describe("waiting for a WAIT answer", () => {
+  const elapsed = async (wait: () => Promise<void>): Promise<number> => {
+    const start = performance.now();
+    await wait();
+    return performance.now() - start;
+  };
+
+  it("sleeps only until the run's scheduled time when that is sooner than the whole-second delay", async () => {
+    const now = Date.now();
+    const scheduled = new Date(now + 150).toISOString();
+    const ms = await elapsed(() => sleepForWait(1, scheduled, () => now));
+    expect(ms).toBeGreaterThanOrEqual(140);
+    expect(ms).toBeLessThan(900);
+  });
+
+  it("sleeps the server's delay when the scheduled time is unknown, past or further away", async () => {
+    const now = Date.now();
+    // A scheduled time already past gives no reason to second-guess the server.
+    expect(await elapsed(() => sleepForWait(0.3, new Date(now - 1000).toISOString(), () => now))).toBeGreaterThanOrEqual(290);
+    expect(await elapsed(() => sleepForWait(0.3, null, () => now))).toBeGreaterThanOrEqual(290);
+    expect(await elapsed(() => sleepForWait(0.2, new Date(now + 60_000).toISOString(), () => now))).toBeLessThan(1000);
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { ApiError, ServerUnreachableError, type FlowRun, type OrchestrationResult, type StateCreate, type WorkerFlowRunResponse, type WorkPool } from "@baton/core";
-import type { BatonClient } from "@baton/sdk";
+import { claimInOrder, type BatonClient } from "@baton/sdk";
 
 /** Where a worker reports what it does: one line per event. */
 export interface WorkerLogger {
@@ -210,21 +210,17 @@ export abstract class BaseWorker {
       ...(this.workQueueNames ? { work_queue_names: this.workQueueNames } : {}),
       ...(room === Infinity ? {} : { limit: Math.min(room, MAX_SCHEDULED_RUNS) }),
     });
-    for (const { flow_run: run } of due) {
-      if (room <= 0 || this.draining) break;
-      if (this.active.has(run.id) || isInProcessRetry(run)) continue;
-      let claimed: FlowRun | undefined;
-      try {
-        claimed = await this.claim(run);
-      } catch (error) {
-        // This run (deleted meanwhile, say) must not keep the others from being claimed.
-        this.logger.error(`Error claiming flow run '${run.name}' (${run.id}): ${describe(error)}`);
-        continue;
-      }
-      if (claimed === undefined) continue;
-      room--;
-      this.submit(claimed);
-    }
+    const candidates = due.map((entry) => entry.flow_run).filter((run) => !this.active.has(run.id) && !isInProcessRetry(run));
+    await claimInOrder(candidates, {
+      hasRoom: (inFlight) => room - inFlight > 0 && !this.draining,
+      claim: (run) => this.claim(run),
+      onClaimed: (claimed) => {
+        room--;
+        this.submit(claimed);
+      },
+      // This run (deleted meanwhile, say) must not keep the others from being claimed.
+      onError: (run, error) => this.logger.error(`Error claiming flow run '${run.name}' (${run.id}): ${describe(error)}`),
+    });
   }
 
   /**

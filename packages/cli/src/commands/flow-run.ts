@@ -1,11 +1,11 @@
 import type { FlowRun, State, StateType, TaskRun } from "@baton/core";
-import { configure } from "@baton/sdk";
 import { Argument, type Command } from "commander";
 import { readFlowNames, readPages, readTaskRunCounts } from "../api.js";
 import { collect, collectStateTypes, parseId, parseLimit } from "../arguments.js";
 import type { CliContext } from "../context.js";
-import { CliError, orNotFound } from "../errors.js";
+import { orNotFound } from "../errors.js";
 import { printFlowRunLogs } from "../logs.js";
+import { executeFlowRunCommand } from "./flow-run-execute.js";
 import {
   NONE,
   formatDetails,
@@ -97,29 +97,7 @@ export function configureFlowRunCommand(program: Command, ctx: CliContext): void
     .command("execute")
     .description("Run the flow of this flow run's deployment in this process, for this run (what a worker starts for each run); exits 0 if it completes")
     .addArgument(new Argument("<id>", "flow run id").argParser(parseId))
-    .action(async (id: string) => {
-      const { executeFlowRun } = await import("@baton/worker");
-      const client = ctx.client();
-      if (ctx.stdout === process.stdout) keepRunningWithoutOutput();
-      // The flow reports to the same server. Its SDK may be another copy than this one, and
-      // every copy reads the environment; this copy is also configured, for in-process use.
-      configure({ apiUrl: client.apiUrl });
-      if (ctx.env === process.env) process.env["BATON_API_URL"] = client.apiUrl;
-      const result = await orNotFound(executeFlowRun({ client, flowRunId: id }), "Flow run", id);
-      if (!result.ok) throw new CliError(`Flow run '${result.flowRun.name}' (${id}) ended in state ${formatState(result.state.type, result.state.name)}`);
-    });
-}
-
-/**
- * A worker reads this process's output through pipes; if the worker is killed, writing to
- * them fails with EPIPE. The run must go on (its logs and states reach the API directly), so
- * here output errors are ignored instead of ending the process as for other commands.
- */
-function keepRunningWithoutOutput(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.removeAllListeners("error");
-    stream.on("error", () => undefined);
-  }
+    .action((id: string) => executeFlowRunCommand(ctx, id));
 }
 
 function describeRun(run: FlowRun, flowName: string | undefined): string {

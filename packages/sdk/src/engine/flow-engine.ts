@@ -158,7 +158,7 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
   let stopHeartbeats: (() => void) | undefined;
   try {
     for (;;) {
-      const entered = await enterRunning(target, { name: runningName, onState });
+      const entered = await enterRunning(target, { name: runningName, onState, scheduledTime: () => flowRun.state?.state_details.scheduled_time });
       if (entered.outcome === "done") {
         finalState = entered.state;
         break;

@@ -28,32 +28,40 @@ interface Tracked {
  */
 class HeartbeatSender {
   private readonly runs = new Map<string, Tracked>();
+  /**
+   * Runs tracked since the last beat, whose first heartbeat is due at once. Only they go in
+   * that first request: sending every run's heartbeat whenever one run started made a process
+   * serving thousands of runs send thousands of events per new run, back to back.
+   */
+  private readonly fresh = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private soon: NodeJS.Immediate | undefined;
   private sending = false;
-  /** A beat asked for while one was on its way (a run just tracked): sent when that one returns. */
-  private again = false;
+  /** A beat asked for while one was on its way: sent when that one returns. */
+  private again: "fresh" | "all" | undefined;
 
   constructor(
     private readonly client: BatonClient,
     intervalSeconds: number,
     private readonly onIdle: () => void,
   ) {
-    this.timer = setInterval(() => this.send(), intervalSeconds * 1000);
+    this.timer = setInterval(() => this.send("all"), intervalSeconds * 1000);
     // Heartbeats alone must not keep a finished script alive.
     this.timer.unref();
   }
 
   track(tracked: Tracked): () => void {
     this.runs.set(tracked.run.id, tracked);
+    this.fresh.add(tracked.run.id);
     // Runs starting together (a flow's subflows) share their first request.
     this.soon ??= setImmediate(() => {
       this.soon = undefined;
-      this.send();
+      this.send("fresh");
     });
     return () => {
       if (this.runs.get(tracked.run.id) !== tracked) return;
       this.runs.delete(tracked.run.id);
+      this.fresh.delete(tracked.run.id);
       if (this.runs.size > 0) return;
       clearInterval(this.timer);
       if (this.soon) clearImmediate(this.soon);
@@ -61,15 +69,18 @@ class HeartbeatSender {
     };
   }
 
-  private send(): void {
-    if (this.runs.size === 0) return;
+  /** `all`: every run's heartbeat (the interval's beat); `fresh`: the runs that have sent none yet. */
+  private send(scope: "fresh" | "all"): void {
     // A slow server gets one request at a time rather than a pile of them.
     if (this.sending) {
-      this.again = true;
+      if (this.again !== "all") this.again = scope;
       return;
     }
+    const batch = scope === "all" ? [...this.runs.values()] : [...this.fresh].flatMap((id) => this.runs.get(id) ?? []);
+    // Either way the fresh runs are in this beat.
+    this.fresh.clear();
+    if (batch.length === 0) return;
     this.sending = true;
-    const batch = [...this.runs.values()];
     const occurred = new Date().toISOString();
     this.client
       .request<void>("POST", "/events", batch.map((tracked) => heartbeatEvent(tracked.run, occurred)))
@@ -83,9 +94,9 @@ class HeartbeatSender {
       })
       .finally(() => {
         this.sending = false;
-        if (!this.again) return;
-        this.again = false;
-        this.send();
+        const next = this.again;
+        this.again = undefined;
+        if (next !== undefined) this.send(next);
       });
   }
 }

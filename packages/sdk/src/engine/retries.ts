@@ -23,10 +23,20 @@ export async function sleepUntilScheduled(state: Pick<State, "state_details">, n
   if (ms > 0) await sleep(ms);
 }
 
-/** Sleeps for a WAIT answer's `delay_seconds`. */
-export function sleepForWait(delaySeconds: number): Promise<void> {
-  return sleep(Math.max(delaySeconds * 1000, MIN_PAUSE_MS));
+/**
+ * Sleeps for a WAIT answer's `delay_seconds`. The contract gives that delay in whole seconds
+ * (rounded up), which would start a prefetched run up to a second late; a run that waits for
+ * its own `scheduledTime` knows that time to the millisecond and sleeps just until then.
+ */
+export function sleepForWait(delaySeconds: number, scheduledTime?: string | null, now: () => number = Date.now): Promise<void> {
+  const delayMs = delaySeconds * 1000;
+  const untilScheduled = scheduledTime == null ? NaN : Date.parse(scheduledTime) - now();
+  if (untilScheduled >= 0 && untilScheduled < delayMs) return sleep(untilScheduled + SCHEDULED_TIME_MARGIN_MS);
+  return sleep(Math.max(delayMs, MIN_PAUSE_MS));
 }
+
+/** Past the scheduled time before proposing again, so the server's clock has passed it too. */
+const SCHEDULED_TIME_MARGIN_MS = 5;
 
 /** True for the SCHEDULED state the server sets in answer to a FAILED proposal with retries left. */
 export function isAwaitingRetry(state: Pick<State, "type" | "name"> | null | undefined): boolean {

@@ -108,7 +108,13 @@ export type EnterResult =
  */
 export async function enterRunning(
   target: RunTarget,
-  options: { name: string; cacheKey?: string | undefined; onState?: (state: State) => void },
+  options: {
+    name: string;
+    cacheKey?: string | undefined;
+    onState?: (state: State) => void;
+    /** When the run is scheduled to start, if known: a WAIT for it ends right then. */
+    scheduledTime?: () => string | null | undefined;
+  },
 ): Promise<EnterResult> {
   for (;;) {
     const proposal: StateCreate = {
@@ -124,7 +130,7 @@ export async function enterRunning(
         return { outcome: "run", state };
       }
       case "WAIT":
-        await sleepForWait(result.details.type === "wait_details" ? result.details.delay_seconds : 0);
+        await sleepForWait(result.details.type === "wait_details" ? result.details.delay_seconds : 0, options.scheduledTime?.());
         continue;
       case "ABORT":
         throw new RunAbortedError(target.kind, target.id, reasonOf(result));
