@@ -272,6 +272,7 @@ async function benchmark(mode: Mode, database: DatabaseKind, options: Options, b
       else notCompleted[state] = (notCompleted[state] ?? 0) + 1;
       if (!run || state !== "COMPLETED" || (executions.get(id) ?? 0) === 0) lost += 1;
     }
+    await explainFailures(client, arrivals.ids.filter((id) => byId.get(id)?.state_type !== "COMPLETED"));
     const executedTwice = [...executions.values()].filter((n) => n > 1).length + runs.filter((r) => r.run_count > 1).length;
     const startLatencies = runs
       .filter((r) => r.start_time && r.expected_start_time)
@@ -480,6 +481,17 @@ async function readRuns(client: JsonClient, deploymentId: string): Promise<RunRo
     )) as RunRow[];
     runs.push(...page);
     if (page.length < 200) return runs;
+  }
+}
+
+/** For a few runs that did not complete: their last state's message and their warning logs. */
+async function explainFailures(client: JsonClient, ids: string[]): Promise<void> {
+  for (const id of ids.slice(0, 3)) {
+    const response = await client.post("/flow_runs/filter", { flow_runs: { id: { any_: [id] } } });
+    const run = (response.body as Array<{ name: string; state?: { type: string; message?: string | null } | null }> | undefined)?.[0];
+    process.stderr.write(`run ${id} (${run?.name ?? "?"}) ended ${run?.state?.type ?? "?"}: ${run?.state?.message ?? ""}\n`);
+    const logs = await client.post("/logs/filter", { logs: { flow_run_id: { any_: [id] }, level: { ge_: 30 } }, sort: "TIMESTAMP_ASC", limit: 20 });
+    for (const log of (logs.body as Array<{ message: string }> | undefined) ?? []) process.stderr.write(`  log: ${log.message.slice(0, 500)}\n`);
   }
 }
 

@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import { setTimeout as delay } from "node:timers/promises";
 import {
   ApiError,
   ServerUnreachableError,
@@ -32,6 +33,12 @@ export interface BatonClientOptions {
  * const client = new BatonClient({ apiUrl: "http://127.0.0.1:4200/api" });
  * const runs = await client.filterFlowRuns({ limit: 10 });
  */
+/** Pauses before a read is sent again; one more failure after the last is final. */
+export const READ_RETRY_PAUSES_MS = [250, 1000, 3000];
+/** Failures of a request that say nothing about the server being gone. */
+const RETRIED_CODES = new Set(["ETIMEDOUT", "ECONNRESET", "EPIPE"]);
+const RETRIED_STATUSES = new Set([502, 503, 504]);
+
 /** Shared by every client in the process, so that connections to the server are reused. */
 const HTTP_AGENT = new http.Agent({ keepAlive: true });
 const HTTPS_AGENT = new https.Agent({ keepAlive: true });
@@ -45,20 +52,37 @@ export class BatonClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  /** Sends one request and returns the parsed JSON body (or `undefined` for 204). */
+  /**
+   * Sends one request and returns the parsed JSON body (or `undefined` for 204). A read (GET)
+   * whose answer timed out, whose connection broke, or that the server or a proxy answered
+   * 502/503/504 is sent again after a pause (`READ_RETRY_PAUSES_MS`); a refused connection
+   * (no server) fails at once. Writes are not re-sent here: the callers that know a write is
+   * safe to repeat (state proposals, with their transition id) do it themselves.
+   */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = `${this.apiUrl}${path}`;
-    let response: { status: number; text: string };
-    try {
-      response = await this.send(method, new URL(url), body === undefined ? undefined : JSON.stringify(body));
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      throw new ServerUnreachableError(this.apiUrl, code ?? (error instanceof Error ? error.message : String(error)));
-    }
-    if (response.status < 200 || response.status > 299) {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    for (let attempt = 0; ; attempt++) {
+      let response: { status: number; text: string };
+      try {
+        response = await this.send(method, new URL(url), payload);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        const pause = READ_RETRY_PAUSES_MS[attempt];
+        if (method === "GET" && pause !== undefined && code !== undefined && RETRIED_CODES.has(code)) {
+          await delay(pause);
+          continue;
+        }
+        throw new ServerUnreachableError(this.apiUrl, code ?? (error instanceof Error ? error.message : String(error)));
+      }
+      if (response.status >= 200 && response.status <= 299) return (response.text.length > 0 ? JSON.parse(response.text) : undefined) as T;
+      const pause = READ_RETRY_PAUSES_MS[attempt];
+      if (method === "GET" && pause !== undefined && RETRIED_STATUSES.has(response.status)) {
+        await delay(pause);
+        continue;
+      }
       throw new ApiError(response.status, method, url, errorDetail(response.text));
     }
-    return (response.text.length > 0 ? JSON.parse(response.text) : undefined) as T;
   }
 
   /**
