@@ -14,7 +14,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { prepareDatabase, serverBuild } from "./lib/bench-database.js";
-import { parseOptions, USAGE, UsageError, type BenchOptions, type DatabaseKind } from "./lib/args.js";
+import { parseCommandLine, parseOptions, USAGE, type BenchOptions, type DatabaseKind } from "./lib/args.js";
 import { formatProfile, summariseProfile } from "./lib/cpuprofile.js";
 import { createClient, type JsonClient } from "./lib/http-client.js";
 import { LoadStats, runClients } from "./lib/load.js";
@@ -48,15 +48,8 @@ interface Target {
 }
 
 async function main(): Promise<number> {
-  let options: BenchOptions;
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError) && !(error instanceof TypeError)) throw error;
-    if (error.message) process.stderr.write(`${error.message}\n\n`);
-    process.stderr.write(USAGE);
-    return 2;
-  }
+  const options = parseCommandLine(parseOptions, USAGE);
+  if (options === undefined) return 2;
   const results: DatabaseResult[] = [];
   const build = serverBuild();
   process.stderr.write(`server build: ${build}\n`);

@@ -25,7 +25,7 @@ import { sampleMachine, sampleProcess, sampleProcesses, cpuSecondsBetween, type 
 import { latency, type Latency } from "./lib/report.js";
 import { formatSqlTiming } from "./lib/sql-report.js";
 import { startServerChild } from "./lib/server-process.js";
-import type { DatabaseKind } from "./lib/args.js";
+import { nonNegativeNumber, parseCommandLine, parseDatabases, positiveInt, positiveNumber, UsageError, type DatabaseKind } from "./lib/args.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = dirname(BENCH_DIR);
@@ -74,8 +74,6 @@ const USAGE = `Usage: npm run bench:sustained -- [options]
   --pg-url URL               PostgreSQL (default BATON_BENCH_POSTGRES_URL or ${DEFAULT_POSTGRES_URL})
 `;
 
-class UsageError extends Error {}
-
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
@@ -99,44 +97,23 @@ function parseOptions(argv: string[]): Options {
   });
   if (values.help) throw new UsageError("");
   const modes: Record<string, Mode[]> = { worker: ["worker"], serve: ["serve"], both: ["worker", "serve"] };
-  const databases: Record<string, DatabaseKind[]> = { sqlite: ["sqlite"], postgres: ["postgres"], both: ["sqlite", "postgres"] };
   const mode = modes[values.mode];
   if (!mode) throw new UsageError(`--mode must be worker, serve or both, not ${values.mode}`);
-  const db = databases[values.db];
-  if (!db) throw new UsageError(`--db must be sqlite, postgres or both, not ${values.db}`);
   return {
     modes: mode,
-    databases: db,
-    duration: positive("--duration", values.duration),
-    runSeconds: nonNegative("--run-seconds", values["run-seconds"]),
-    workerRate: positive("--worker-rate", values["worker-rate"]),
-    serveRate: positive("--serve-rate", values["serve-rate"]),
-    leadSeconds: nonNegative("--lead-seconds", values["lead-seconds"]),
-    pollSeconds: positive("--poll-seconds", values["poll-seconds"]),
-    prefetchSeconds: nonNegative("--prefetch-seconds", values["prefetch-seconds"]),
-    poolLimit: positiveInteger("--pool-limit", values["pool-limit"]),
+    databases: parseDatabases(values.db),
+    duration: positiveNumber("--duration", values.duration),
+    runSeconds: nonNegativeNumber("--run-seconds", values["run-seconds"]),
+    workerRate: positiveNumber("--worker-rate", values["worker-rate"], "a positive number of runs per second"),
+    serveRate: positiveNumber("--serve-rate", values["serve-rate"], "a positive number of runs per second"),
+    leadSeconds: nonNegativeNumber("--lead-seconds", values["lead-seconds"]),
+    pollSeconds: positiveNumber("--poll-seconds", values["poll-seconds"]),
+    prefetchSeconds: nonNegativeNumber("--prefetch-seconds", values["prefetch-seconds"]),
+    poolLimit: positiveInt("--pool-limit", values["pool-limit"]),
     cpuProf: values["cpu-prof"],
     sqlTiming: values["sql-timing"],
     postgresUrl: values["pg-url"] ?? process.env.BATON_BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES_URL,
   };
-}
-
-function positive(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, not ${value}`);
-  return n;
-}
-
-function positiveInteger(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive whole number, not ${value}`);
-  return n;
-}
-
-function nonNegative(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be 0 or a positive number, not ${value}`);
-  return n;
 }
 
 /** The executor of the runs: the worker process or the serve() process, and its flow run processes. */
@@ -188,15 +165,8 @@ process.once("SIGINT", () => {
 });
 
 async function main(): Promise<number> {
-  let options: Options;
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError) && !(error instanceof TypeError)) throw error;
-    if (error.message) process.stderr.write(`${error.message}\n\n`);
-    process.stderr.write(USAGE);
-    return 2;
-  }
+  const options = parseCommandLine(parseOptions, USAGE);
+  if (options === undefined) return 2;
   const build = serverBuild();
   const results: Result[] = [];
   for (const database of options.databases) {

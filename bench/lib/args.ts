@@ -107,7 +107,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   };
 }
 
-function parseDatabases(value: string): DatabaseKind[] {
+export function parseDatabases(value: string): DatabaseKind[] {
   switch (value) {
     case "sqlite":
       return ["sqlite"];
@@ -121,7 +121,7 @@ function parseDatabases(value: string): DatabaseKind[] {
   }
 }
 
-function positiveInt(flag: string, value: string): number {
+export function positiveInt(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, not ${value}`);
   return n;
@@ -133,14 +133,30 @@ function nonNegativeInt(flag: string, value: string): number {
   return n;
 }
 
-function positiveNumber(flag: string, value: string): number {
+export function positiveNumber(flag: string, value: string, what = "a positive number of seconds"): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, not ${value}`);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be ${what}, not ${value}`);
   return n;
 }
 
-function nonNegativeNumber(flag: string, value: string): number {
+export function nonNegativeNumber(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a number of seconds, not ${value}`);
   return n;
+}
+
+/**
+ * Parses a benchmark's command line; on a bad option (or --help) writes the message and the
+ * usage to stderr and returns undefined, for the caller to exit with code 2.
+ */
+export function parseCommandLine<T>(parse: (argv: string[]) => T, usage: string, argv = process.argv.slice(2)): T | undefined {
+  try {
+    return parse(argv);
+  } catch (error) {
+    // parseArgs throws a TypeError for unknown options and missing values.
+    if (!(error instanceof UsageError) && !(error instanceof TypeError)) throw error;
+    if (error.message) process.stderr.write(`${error.message}\n\n`);
+    process.stderr.write(usage);
+    return undefined;
+  }
 }
