@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { flow, InvalidOptionError, task, taskInputHash } from "@baton/sdk";
+import { claimInOrder, CLAIM_CONCURRENCY, flow, InvalidOptionError, task, taskInputHash } from "@baton/sdk";
 import { parameterNames, namedParameters, toJsonSafe } from "../src/engine/parameters.js";
 import { resultFromState, serializeResult } from "../src/results/serializer.js";
 import { expandMapArgs, unmapped } from "../src/task.js";
@@ -148,5 +148,40 @@ describe("waiting for a WAIT answer", () => {
     expect(await elapsed(() => sleepForWait(0.3, new Date(now - 1000).toISOString(), () => now))).toBeGreaterThanOrEqual(290);
     expect(await elapsed(() => sleepForWait(0.3, null, () => now))).toBeGreaterThanOrEqual(290);
     expect(await elapsed(() => sleepForWait(0.2, new Date(now + 60_000).toISOString(), () => now))).toBeLessThan(1000);
+  });
+});
+
+describe("claimInOrder", () => {
+  it("claims several at once, never more than there is room for, in order, and goes on past a failed claim", async () => {
+    const runs = Array.from({ length: 40 }, (_, i) => i);
+    const limit = 25;
+    let won = 0;
+    let inFlightPeak = 0;
+    let inFlightNow = 0;
+    const started: number[] = [];
+    const claimed: number[] = [];
+    const failed: number[] = [];
+    await claimInOrder(runs, {
+      hasRoom: (inFlight) => won + inFlight < limit,
+      claim: async (run) => {
+        started.push(run);
+        inFlightPeak = Math.max(inFlightPeak, ++inFlightNow);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlightNow--;
+        if (run === 3) throw new Error("gone");
+        // Every third run belongs to another claimant.
+        return run % 3 === 1 ? undefined : run;
+      },
+      onClaimed: (run) => {
+        won++;
+        claimed.push(run);
+      },
+      onError: (run) => failed.push(run),
+    });
+    expect(inFlightPeak).toBe(CLAIM_CONCURRENCY);
+    expect(started).toEqual([...started].sort((a, b) => a - b));
+    expect(failed).toEqual([3]);
+    expect(claimed).toHaveLength(limit);
+    expect(claimed.every((run) => run % 3 !== 1 && run !== 3)).toBe(true);
   });
 });
