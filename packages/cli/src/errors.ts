@@ -1,5 +1,6 @@
 import { ApiError, BatonError, ServerUnreachableError } from "@baton/core";
 import { CommanderError } from "commander";
+import type { CliContext } from "./context.js";
 
 /** Exit codes: 0 success, 1 a failure at run time, 2 a command called the wrong way. */
 export const EXIT_OK = 0;
@@ -78,4 +79,19 @@ export function reportError(error: unknown, debug = false): ErrorReport {
 /** Collapses a multi-line message (a server's detail, commander's suggestion) to one line. */
 export function oneLine(text: string): string {
   return text.trim().replace(/\s*\n\s*/g, " ");
+}
+
+/**
+ * Runs a command and returns its exit code: 0 when it resolves, otherwise the code
+ * `reportError` gives, its one line written to the context's stderr. Nothing is thrown.
+ */
+export async function exitCodeOf(ctx: Pick<CliContext, "env" | "stderr">, command: () => Promise<unknown>): Promise<number> {
+  try {
+    await command();
+    return EXIT_OK;
+  } catch (error) {
+    const report = reportError(error, ctx.env["BATON_DEBUG"] === "1");
+    if (report.message !== undefined) ctx.stderr.write(`${report.message}\n`);
+    return report.exitCode;
+  }
 }

@@ -9,7 +9,7 @@ import { configureServerCommand } from "./commands/server.js";
 import { configureWorkerCommand } from "./commands/worker.js";
 import { configureWorkPoolCommand, configureWorkQueueCommand } from "./commands/work-pool.js";
 import { createContext, DEFAULT_API_URL, type CliContext } from "./context.js";
-import { EXIT_OK, oneLine, reportError } from "./errors.js";
+import { exitCodeOf, oneLine } from "./errors.js";
 
 /**
  * The `baton` program. Commander never exits the process itself (`exitOverride`): its usage
@@ -53,12 +53,5 @@ export function buildProgram(ctx: CliContext): Command {
  */
 export async function runCli(args: readonly string[], overrides: Partial<CliContext> = {}): Promise<number> {
   const ctx = createContext(overrides);
-  try {
-    await buildProgram(ctx).parseAsync([...args], { from: "user" });
-    return EXIT_OK;
-  } catch (error) {
-    const report = reportError(error, ctx.env["BATON_DEBUG"] === "1");
-    if (report.message !== undefined) ctx.stderr.write(`${report.message}\n`);
-    return report.exitCode;
-  }
+  return exitCodeOf(ctx, () => buildProgram(ctx).parseAsync([...args], { from: "user" }));
 }

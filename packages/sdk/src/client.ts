@@ -25,6 +25,28 @@ export interface BatonClientOptions {
 }
 
 /**
+ * Pauses before a request that failed in passing is sent again; one more failure after the
+ * last is final. Reads here, state proposals and worker claims (with their transition id).
+ */
+export const RETRY_PAUSES_MS = [250, 1000, 3000];
+/** Failures of a read that say nothing about the server being gone. */
+const RETRIED_CODES = new Set(["ETIMEDOUT", "ECONNRESET", "EPIPE"]);
+const RETRIED_STATUSES = new Set([502, 503, 504]);
+
+/**
+ * A failure worth sending a request again for, when the request is safe to repeat: the server
+ * could not be reached or was overloaded (429, 502, 503, 504).
+ */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof ServerUnreachableError) return true;
+  return error instanceof ApiError && (error.status === 429 || error.status === 502 || error.status === 503 || error.status === 504);
+}
+
+/** Shared by every client in the process, so that connections to the server are reused. */
+const HTTP_AGENT = new http.Agent({ keepAlive: true });
+const HTTPS_AGENT = new https.Agent({ keepAlive: true });
+
+/**
  * Typed HTTP client for Baton's (and Prefect's) REST API. Every Baton package that talks to
  * a server goes through this class; status codes come back as `ApiError` with the server's
  * message, and a connection failure as `ServerUnreachableError` naming the URL.
@@ -33,16 +55,6 @@ export interface BatonClientOptions {
  * const client = new BatonClient({ apiUrl: "http://127.0.0.1:4200/api" });
  * const runs = await client.filterFlowRuns({ limit: 10 });
  */
-/** Pauses before a read is sent again; one more failure after the last is final. */
-export const READ_RETRY_PAUSES_MS = [250, 1000, 3000];
-/** Failures of a request that say nothing about the server being gone. */
-const RETRIED_CODES = new Set(["ETIMEDOUT", "ECONNRESET", "EPIPE"]);
-const RETRIED_STATUSES = new Set([502, 503, 504]);
-
-/** Shared by every client in the process, so that connections to the server are reused. */
-const HTTP_AGENT = new http.Agent({ keepAlive: true });
-const HTTPS_AGENT = new https.Agent({ keepAlive: true });
-
 export class BatonClient {
   readonly apiUrl: string;
   private readonly timeoutMs: number;
@@ -55,7 +67,7 @@ export class BatonClient {
   /**
    * Sends one request and returns the parsed JSON body (or `undefined` for 204). A read (GET)
    * whose answer timed out, whose connection broke, or that the server or a proxy answered
-   * 502/503/504 is sent again after a pause (`READ_RETRY_PAUSES_MS`); a refused connection
+   * 502/503/504 is sent again after a pause (`RETRY_PAUSES_MS`); a refused connection
    * (no server) fails at once. Writes are not re-sent here: the callers that know a write is
    * safe to repeat (state proposals, with their transition id) do it themselves.
    */
@@ -63,21 +75,21 @@ export class BatonClient {
     const url = `${this.apiUrl}${path}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 0; ; attempt++) {
+      // Only reads are sent again, and only while pauses are left.
+      const pause = method === "GET" ? RETRY_PAUSES_MS[attempt] : undefined;
       let response: { status: number; text: string };
       try {
         response = await this.send(method, new URL(url), payload);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        const pause = READ_RETRY_PAUSES_MS[attempt];
-        if (method === "GET" && pause !== undefined && code !== undefined && RETRIED_CODES.has(code)) {
+        if (pause !== undefined && code !== undefined && RETRIED_CODES.has(code)) {
           await delay(pause);
           continue;
         }
         throw new ServerUnreachableError(this.apiUrl, code ?? (error instanceof Error ? error.message : String(error)));
       }
       if (response.status >= 200 && response.status <= 299) return (response.text.length > 0 ? JSON.parse(response.text) : undefined) as T;
-      const pause = READ_RETRY_PAUSES_MS[attempt];
-      if (method === "GET" && pause !== undefined && RETRIED_STATUSES.has(response.status)) {
+      if (pause !== undefined && RETRIED_STATUSES.has(response.status)) {
         await delay(pause);
         continue;
       }

@@ -23,7 +23,7 @@ export { getRunContext, type RunContext } from "./context.js";
 export { configure, currentSettings, type ConfigureOptions, type Settings, type LogLevelName } from "./settings.js";
 export { taskInputHash, type CacheKeyContext } from "./cache/keys.js";
 export type { ResultData, ErrorData } from "./results/serializer.js";
-export { BatonClient, type BatonClientOptions } from "./client.js";
+export { BatonClient, isTransient, RETRY_PAUSES_MS, type BatonClientOptions } from "./client.js";
 // For pollers that claim runs (serve() here, @baton/worker's workers).
 export { claimInOrder, CLAIM_CONCURRENCY } from "./claims.js";
 export {

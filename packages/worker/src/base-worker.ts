@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { ApiError, ServerUnreachableError, type FlowRun, type OrchestrationResult, type StateCreate, type WorkerFlowRunResponse, type WorkPool } from "@baton/core";
-import { claimInOrder, type BatonClient } from "@baton/sdk";
+import { ApiError, type FlowRun, type OrchestrationResult, type StateCreate, type WorkerFlowRunResponse, type WorkPool } from "@baton/core";
+import { claimInOrder, isTransient, RETRY_PAUSES_MS, type BatonClient } from "@baton/sdk";
 
 /** Where a worker reports what it does: one line per event. */
 export interface WorkerLogger {
@@ -32,8 +32,6 @@ export interface BaseWorkerOptions {
 
 /** The most runs one poll asks for (the API's largest page). */
 const MAX_SCHEDULED_RUNS = 200;
-/** Pauses before sending a claim again whose request failed in flight. */
-const CLAIM_RETRY_PAUSES_MS = [250, 1000, 3000];
 
 /**
  * What every worker does, whatever runs the flow (a process, a container...): heartbeat,
@@ -237,7 +235,8 @@ export abstract class BaseWorker {
         result = await this.client.setFlowRunState(run.id, proposal);
         break;
       } catch (error) {
-        const pause = CLAIM_RETRY_PAUSES_MS[attempt];
+        // A claim whose request failed in flight is sent again after the client's pauses.
+        const pause = RETRY_PAUSES_MS[attempt];
         if (pause === undefined || !isTransient(error)) throw error;
         await delay(pause);
       }
@@ -275,11 +274,6 @@ export abstract class BaseWorker {
  */
 function isInProcessRetry(run: FlowRun): boolean {
   return run.state_name === "AwaitingRetry" && run.empirical_policy.retry_type === "in_process";
-}
-
-export function isTransient(error: unknown): boolean {
-  if (error instanceof ServerUnreachableError) return true;
-  return error instanceof ApiError && (error.status === 429 || error.status === 502 || error.status === 503 || error.status === 504);
 }
 
 export function describe(error: unknown): string {

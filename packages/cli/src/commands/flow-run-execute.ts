@@ -1,7 +1,7 @@
 import { Id } from "@baton/core";
 import { configure } from "@baton/sdk";
 import { createContext, type CliContext } from "../context.js";
-import { CliError, EXIT_OK, orNotFound, reportError } from "../errors.js";
+import { CliError, exitCodeOf, orNotFound } from "../errors.js";
 import { formatState } from "../output.js";
 
 /**
@@ -37,14 +37,7 @@ export function plainExecuteId(args: readonly string[]): string | undefined {
  */
 export async function runPlainExecute(id: string): Promise<number> {
   const ctx = createContext();
-  try {
-    await executeFlowRunCommand(ctx, id);
-    return EXIT_OK;
-  } catch (error) {
-    const report = reportError(error, ctx.env["BATON_DEBUG"] === "1");
-    if (report.message !== undefined) ctx.stderr.write(`${report.message}\n`);
-    return report.exitCode;
-  }
+  return exitCodeOf(ctx, () => executeFlowRunCommand(ctx, id));
 }
 
 /**

@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
 import {
-  ApiError,
   assertNever,
   OrchestrationResult,
-  ServerUnreachableError,
   type State,
   type StateCreate,
 } from "@baton/core";
-import type { BatonClient } from "../client.js";
+import { isTransient, RETRY_PAUSES_MS, type BatonClient } from "../client.js";
 import { RunAbortedError, type RunKind } from "../errors.js";
 import { sleep, sleepForWait, sleepUntilScheduled } from "./retries.js";
 
@@ -34,8 +32,6 @@ export interface RunTarget {
   readonly client: BatonClient;
 }
 
-/** Transient failures worth sending a proposal again for. */
-const RETRY_PAUSES_MS = [250, 1000, 3000];
 
 export async function proposeState(target: RunTarget, proposal: StateCreate, force = false): Promise<OrchestrationResult> {
   const transitionId = randomUUID();
@@ -70,11 +66,6 @@ export async function proposeState(target: RunTarget, proposal: StateCreate, for
     return { ...result, status: "ACCEPT", details: { type: "accept_details" } };
   }
   return result;
-}
-
-function isTransient(error: unknown): boolean {
-  if (error instanceof ServerUnreachableError) return true;
-  return error instanceof ApiError && (error.status === 429 || error.status === 502 || error.status === 503 || error.status === 504);
 }
 
 function reasonOf(result: OrchestrationResult): string {
