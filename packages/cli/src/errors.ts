@@ -1,5 +1,4 @@
 import { ApiError, BatonError, ServerUnreachableError } from "@baton/core";
-import { CommanderError } from "commander";
 import type { CliContext } from "./context.js";
 
 /** Exit codes: 0 success, 1 a failure at run time, 2 a command called the wrong way. */
@@ -53,7 +52,7 @@ export interface ErrorReport {
  * unexpected errors.
  */
 export function reportError(error: unknown, debug = false): ErrorReport {
-  if (error instanceof CommanderError) {
+  if (isCommanderError(error)) {
     // Commander has already written its message (or the help text) through outputError.
     return { exitCode: error.exitCode === 0 ? EXIT_OK : EXIT_USAGE, message: undefined };
   }
@@ -74,6 +73,16 @@ export function reportError(error: unknown, debug = false): ErrorReport {
     return { exitCode: EXIT_FAILURE, message: `error: ${oneLine(text)}${debug && error.stack ? `\n${error.stack}` : ""}` };
   }
   return { exitCode: EXIT_FAILURE, message: `error: ${oneLine(String(error))}` };
+}
+
+/**
+ * Commander's errors, matched by their shape (a `commander.*` code and an exit code) rather
+ * than by class: a run process (`flow-run execute`) reports errors here without loading commander.
+ */
+function isCommanderError(error: unknown): error is Error & { code: string; exitCode: number } {
+  if (!(error instanceof Error)) return false;
+  const { code, exitCode } = error as Error & { code?: unknown; exitCode?: unknown };
+  return typeof code === "string" && code.startsWith("commander.") && typeof exitCode === "number";
 }
 
 /** Collapses a multi-line message (a server's detail, commander's suggestion) to one line. */

@@ -12,3 +12,4 @@ export * from "./schemas/event.js";
 export * from "./schemas/filters.js";
 export * from "./schemas/work-pool.js";
 export * from "./version.js";
+export * from "./zod.js";

@@ -4,13 +4,13 @@ import {
   MAX_FILTER_LIMIT,
   Name,
   Schedule,
+  z,
   type Deployment,
   type DeploymentCreate,
   type DeploymentScheduleCreate,
   type Flow,
   type FlowRun,
 } from "@baton/core";
-import { z } from "zod";
 import { claimInOrder } from "./claims.js";
 import type { BatonClient } from "./client.js";
 import { drainOnSignal } from "./engine/crash.js";

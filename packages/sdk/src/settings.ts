@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "@baton/core";
 import { SettingsError } from "./errors.js";
 
 /**

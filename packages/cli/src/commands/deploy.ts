@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { ApiError, JsonObject, Name, Schedule, Tags, TimeZone, type Deployment, type DeploymentCreate, type Flow, type WorkPool } from "@baton/core";
+import { ApiError, JsonObject, Name, Schedule, Tags, TimeZone, z, type Deployment, type DeploymentCreate, type Flow, type WorkPool } from "@baton/core";
 import { flowParameterSchema, type BatonClient } from "@baton/sdk";
 import type { Command } from "commander";
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
-import { z } from "zod";
 import { collect } from "../arguments.js";
 import type { CliContext } from "../context.js";
 import { CliError } from "../errors.js";

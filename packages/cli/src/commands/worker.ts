@@ -1,11 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import { InvalidArgumentError, type Command } from "commander";
 import { collect, parseLimit } from "../arguments.js";
 import type { CliContext } from "../context.js";
-
-/** The `baton` launcher, which the worker runs as `baton flow-run execute ID` for each flow run. */
-const BATON_BIN = fileURLToPath(new URL("../../bin/baton.js", import.meta.url));
+import { flowRunCommand } from "../run-process-command.js";
 
 interface WorkerStartOptions {
   pool: string;
@@ -51,7 +48,7 @@ export function configureWorkerCommand(program: Command, ctx: CliContext): void 
         querySeconds: options.querySeconds,
         heartbeatSeconds: options.heartbeatSeconds,
         cancelGraceSeconds: options.cancelGraceSeconds,
-        command: [process.execPath, BATON_BIN, "flow-run", "execute"],
+        command: flowRunCommand(),
         env: ctx.env,
         echo: ctx.stdout,
         logger: stderrLogger(name, ctx.stderr, ctx.env["BATON_DEBUG"] === "1"),

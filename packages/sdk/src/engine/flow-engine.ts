@@ -81,10 +81,11 @@ export async function runExistingFlowRun<A extends unknown[], R>(def: FlowDefini
       return await failWithoutRunning(session, flowRun, error);
     }
     const policy = flowRun.empirical_policy;
-    const fillRetries = policy.retries == null && policy.max_retries === 0;
+    const defaults = flowRunPolicy(def.options);
+    // A run without retries of its own takes the flow's; none (0) is what the server reads from null already.
+    const fillRetries = policy.retries == null && policy.max_retries === 0 && (defaults.retries ?? 0) > 0;
     const fillVersion = flowRun.flow_version == null && def.options.version !== undefined;
     if (fillRetries || fillVersion) {
-      const defaults = flowRunPolicy(def.options);
       if (fillRetries) flowRun.empirical_policy = { ...policy, retries: defaults.retries, retry_delay: policy.retry_delay ?? defaults.retry_delay };
       if (fillVersion) flowRun.flow_version = def.options.version ?? null;
       await session.client.updateFlowRun(flowRunId, {

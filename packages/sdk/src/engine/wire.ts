@@ -1,5 +1,4 @@
-import { Name, type FlowRunPolicy, type TaskRunPolicy } from "@baton/core";
-import { z } from "zod";
+import { Name, z, type FlowRunPolicy, type TaskRunPolicy } from "@baton/core";
 import { InvalidOptionError } from "../errors.js";
 import type { FlowOptions } from "../flow.js";
 import type { TaskOptions } from "../task.js";

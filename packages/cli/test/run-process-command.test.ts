@@ -1,0 +1,51 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { promisify } from "node:util";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+/**
+ * The command a worker starts for each flow run loads the one-file builds of core, SDK and
+ * worker (scripts/bundle-packages.mjs). These run in child processes, as a run process does,
+ * against the built package (`npm run build` writes both dist/ and the bundles).
+ */
+const run = promisify(execFile);
+const CLI_DIR = fileURLToPath(new URL("..", import.meta.url));
+const COMMAND_MODULE = new URL("../dist/run-process-command.js", import.meta.url).href;
+const BUNDLES = ["core", "sdk", "worker"].map((name) => fileURLToPath(new URL(`../../${name}/dist/bundle.js`, import.meta.url)));
+
+async function nodeEval(args: string[], script: string): Promise<string> {
+  const { stdout } = await run(process.execPath, [...args, "--input-type=module", "-e", script], { cwd: CLI_DIR });
+  return stdout.trim();
+}
+
+describe("the flow run process command", () => {
+  it("starts node with the bundle condition, then baton flow-run execute", async () => {
+    for (const bundle of BUNDLES) expect(existsSync(bundle), `${bundle} (npm run build)`).toBe(true);
+    const command = JSON.parse(await nodeEval([], `import { flowRunCommand } from ${JSON.stringify(COMMAND_MODULE)}; console.log(JSON.stringify(flowRunCommand()));`)) as string[];
+    expect(command[0]).toBe(process.execPath);
+    expect(command).toContain("--conditions=baton-bundle");
+    expect(command.slice(-3)).toEqual([fileURLToPath(new URL("../bin/baton.js", import.meta.url)), "flow-run", "execute"]);
+  });
+
+  it("resolves every Baton package of a run process to its bundle, each loaded once", async () => {
+    const script = `
+      const names = ["@baton/core", "@baton/sdk", "@baton/worker"];
+      const core = await import("@baton/core");
+      const sdk = await import("@baton/sdk");
+      console.log(JSON.stringify({
+        resolved: names.map((name) => import.meta.resolve(name)),
+        // The SDK's errors are core's classes, not a copy bundled into the SDK.
+        sameApiError: sdk.ApiError === core.ApiError,
+        zodWorks: core.z.object({ n: core.z.number() }).safeParse({ n: "x" }).success,
+      }));`;
+    const bundled = JSON.parse(await nodeEval(["--conditions=baton-bundle"], script)) as { resolved: string[]; sameApiError: boolean; zodWorks: boolean };
+    expect(bundled.resolved.map((url) => fileURLToPath(url))).toEqual(BUNDLES);
+    expect(bundled.sameApiError).toBe(true);
+    expect(bundled.zodWorks).toBe(false);
+
+    const plain = JSON.parse(await nodeEval([], script)) as { resolved: string[]; sameApiError: boolean };
+    expect(plain.resolved.every((url) => url.endsWith("/dist/index.js"))).toBe(true);
+    expect(plain.sameApiError).toBe(true);
+  });
+});
