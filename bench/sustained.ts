@@ -63,12 +63,14 @@ const USAGE = `Usage: npm run bench:sustained -- [options]
   --run-seconds S            how long each run lasts (default 30)
   --worker-rate N            runs arriving per second for the worker (default 7)
   --serve-rate N             runs arriving per second for serve() (default 70)
-  --lead-seconds S           create each run S seconds before its scheduled time, as the
-                             scheduler does (default 0: each run is due when it is created)
+  --lead-seconds S           create each run S seconds before its scheduled time (default 15:
+                             scheduled runs, which the scheduler service creates ahead and a
+                             worker claims up to --prefetch-seconds early; 0: each run is due
+                             the moment it is created, as \`deployment run\` makes them)
   --poll-seconds S           worker --query-seconds / serve() poll interval (default 1)
   --prefetch-seconds S       worker --prefetch-seconds / serve() prefetchSeconds (default 10)
-  --pool-limit N             concurrency limit of the worker's work pool (default 250: the seeds'
-                             advice for ~210 runs at once, with headroom)
+  --pool-limit N             concurrency limit of the worker's work pool (default 320: ~210 runs
+                             RUNNING at once plus ~70 claimed up to 10 s early, with headroom)
   --sql-timing               time each SQL statement in the server and print the totals
   --cpu-prof DIR             run the server under node --cpu-prof (summarise with bench/profile-summary.ts)
   --pg-url URL               PostgreSQL (default BATON_BENCH_POSTGRES_URL or ${DEFAULT_POSTGRES_URL})
@@ -85,10 +87,10 @@ function parseOptions(argv: string[]): Options {
       "run-seconds": { type: "string", default: "30" },
       "worker-rate": { type: "string", default: "7" },
       "serve-rate": { type: "string", default: "70" },
-      "lead-seconds": { type: "string", default: "0" },
+      "lead-seconds": { type: "string", default: "15" },
       "poll-seconds": { type: "string", default: "1" },
       "prefetch-seconds": { type: "string", default: "10" },
-      "pool-limit": { type: "string", default: "250" },
+      "pool-limit": { type: "string", default: "320" },
       "pg-url": { type: "string" },
       "cpu-prof": { type: "string" },
       "sql-timing": { type: "boolean", default: false },
@@ -128,6 +130,7 @@ interface Sample {
   /** Flow run processes alive (children of the worker). */
   processes: number;
   processesRssBytes: number;
+  processesAnonBytes: number;
   serverRssBytes: number;
   executorRssBytes: number;
 }
@@ -153,7 +156,7 @@ interface Result {
   peakRunning: number;
   peakProcesses: number | null;
   cpuPercent: { server: number; executor: number; runProcesses: number | null; postgres: number | null; machine: number | null; cores: number };
-  memoryMb: { serverPeak: number; executorPeak: number; runProcessesPeak: number | null; perRunProcess: number | null };
+  memoryMb: { serverPeak: number; executorPeak: number; runProcessesPeak: number | null; perRunProcess: number | null; runProcessesPrivatePeak: number | null };
   ok: boolean;
   targetMet: boolean;
 }
@@ -265,6 +268,7 @@ async function benchmark(mode: Mode, database: DatabaseKind, options: Options, b
     const mb = (bytes: number): number => round(bytes / 1024 / 1024, 1);
     const peakProcesses = mode === "worker" ? peak((s) => s.processes) : null;
     const processesRss = mode === "worker" ? peak((s) => s.processesRssBytes) : null;
+    const processesAnon = mode === "worker" ? peak((s) => s.processesAnonBytes) : null;
     const perProcess = samples.filter((s) => s.processes > 0).map((s) => s.processesRssBytes / s.processes);
     const startLatencyMs = latency(startLatencies);
     const ok = arrivals.errors === 0 && lost === 0 && executedTwice === 0 && completed === arrivals.ids.length;
@@ -300,6 +304,7 @@ async function benchmark(mode: Mode, database: DatabaseKind, options: Options, b
         executorPeak: mb(end.executor?.peakRssBytes ?? peak((s) => s.executorRssBytes)),
         runProcessesPeak: processesRss === null ? null : mb(processesRss),
         perRunProcess: perProcess.length > 0 ? mb(perProcess.reduce((a, b) => a + b, 0) / perProcess.length) : null,
+        runProcessesPrivatePeak: processesAnon === null ? null : mb(processesAnon),
       },
       ok,
       // serve() holds the rate when runs finish as fast as they arrive (within 5%).
@@ -525,11 +530,17 @@ function runProcessCpu(workerPid: number): number {
 function sampleOnce(serverPid: number, executorPid: number): Sample {
   const children = childPids(executorPid);
   let rss = 0;
-  for (const pid of children) rss += sampleProcess(pid)?.rssBytes ?? 0;
+  let anon = 0;
+  for (const pid of children) {
+    const sample = sampleProcess(pid);
+    rss += sample?.rssBytes ?? 0;
+    anon += sample?.anonBytes ?? 0;
+  }
   return {
     at: Date.now(),
     processes: children.length,
     processesRssBytes: rss,
+    processesAnonBytes: anon,
     serverRssBytes: sampleProcess(serverPid)?.rssBytes ?? 0,
     executorRssBytes: sampleProcess(executorPid)?.rssBytes ?? 0,
   };
@@ -577,7 +588,8 @@ function formatResult(r: Result): string {
     [
       "memory (peak RSS)",
       `server ${r.memoryMb.serverPeak} MB, ${r.mode} ${r.memoryMb.executorPeak} MB` +
-        (r.memoryMb.runProcessesPeak === null ? "" : `, flow run processes ${r.memoryMb.runProcessesPeak} MB in all (${r.memoryMb.perRunProcess} MB each)`),
+        (r.memoryMb.runProcessesPeak === null ? "" : `, flow run processes ${r.memoryMb.runProcessesPeak} MB in all (${r.memoryMb.perRunProcess} MB each; ` +
+            `private memory ${r.memoryMb.runProcessesPrivatePeak} MB in all, the rest is shared code)`),
     ],
     ["target", r.mode === "worker" ? `p95 start latency < 1000 ms, nothing lost: ${r.targetMet ? "met" : "NOT met"}` : `holds ${r.rate} runs/s, nothing lost: ${r.targetMet ? "met" : "NOT met"}`],
   ];

@@ -14,6 +14,11 @@ export interface ProcessSample {
   /** user + system CPU seconds so far. */
   cpuSeconds: number;
   rssBytes: number;
+  /**
+   * The private part of RSS (RssAnon: heap and stacks). RSS also counts the pages of the node
+   * binary and libraries that every process shares, so RSS summed over processes overstates.
+   */
+  anonBytes: number;
   /** Peak RSS so far (VmHWM). */
   peakRssBytes: number;
 }
@@ -27,7 +32,7 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
     // utime and stime are fields 14 and 15 of the line, 12th and 13th after the name.
     const cpuTicks = Number(fields[11]) + Number(fields[12]);
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    return { cpuSeconds: cpuTicks / CLOCK_TICKS, rssBytes: statusKb(status, "VmRSS") * 1024, peakRssBytes: statusKb(status, "VmHWM") * 1024 };
+    return { cpuSeconds: cpuTicks / CLOCK_TICKS, rssBytes: statusKb(status, "VmRSS") * 1024, anonBytes: statusKb(status, "RssAnon") * 1024, peakRssBytes: statusKb(status, "VmHWM") * 1024 };
   } catch {
     return undefined;
   }

@@ -13,3 +13,4 @@ export * from "./schemas/filters.js";
 export * from "./schemas/work-pool.js";
 export * from "./version.js";
 export * from "./zod.js";
+export { lazySchema } from "./lazy-schema.js";

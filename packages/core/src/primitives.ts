@@ -1,13 +1,15 @@
 import { z } from "zod";
+import { lazySchema } from "./lazy-schema.js";
 
 /**
  * Ids are UUIDs. `z.guid()` accepts any UUID-shaped string (Prefect's Python client
  * may send any version), where `z.uuid()` would insist on RFC 4122 variants.
  */
-export const Id = z
-  .guid()
-  // Lower-cased so an id matches itself on SQLite (text) as on PostgreSQL (uuid).
-  .transform((s) => s.toLowerCase());
+export const Id = lazySchema(() =>
+  z
+    .guid()
+    // Lower-cased so an id matches itself on SQLite (text) as on PostgreSQL (uuid).
+    .transform((s) => s.toLowerCase()));
 export type Id = z.infer<typeof Id>;
 
 /**
@@ -15,10 +17,11 @@ export type Id = z.infer<typeof Id>;
  * normalised to UTC with millisecond precision (`2026-01-01T00:00:00.000Z`) so that the
  * stored text sorts in time order on SQLite and compares equal after a round trip.
  */
-export const DateTime = z
-  .string()
-  .refine(isValidTimestamp, { message: "Invalid datetime: expected an ISO 8601 date-time between years 1 and 9999" })
-  .transform((s) => normalizeTimestamp(s));
+export const DateTime = lazySchema(() =>
+  z
+    .string()
+    .refine(isValidTimestamp, { message: "Invalid datetime: expected an ISO 8601 date-time between years 1 and 9999" })
+    .transform((s) => normalizeTimestamp(s)));
 
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
@@ -41,26 +44,28 @@ export function normalizeTimestamp(s: string): string {
 }
 
 /** Integers that fit the 32-bit INTEGER columns of both databases. */
-export const Int32 = z.number().int().min(-2147483648).max(2147483647);
+export const Int32 = lazySchema(() => z.number().int().min(-2147483648).max(2147483647));
 
 /** A JSON object with arbitrary values. */
-export const JsonObject = z.record(z.string(), z.unknown());
+export const JsonObject = lazySchema(() => z.record(z.string(), z.unknown()));
 export type JsonObject = z.infer<typeof JsonObject>;
 
-export const Tags = z.array(z.string().max(500)).max(200);
-export const Labels = z.record(z.string(), z.union([z.boolean(), z.number(), z.string()]));
+export const Tags = lazySchema(() => z.array(z.string().max(500)).max(200));
+export const Labels = lazySchema(() => z.record(z.string(), z.union([z.boolean(), z.number(), z.string()])));
 export type Labels = z.infer<typeof Labels>;
 
 /** A name as Prefect allows it: no slashes, percent signs, or similar separators. */
-export const Name = z
-  .string()
-  .min(1, "must not be empty")
-  .max(5000)
-  .refine((s) => !/[/%&><]/.test(s), { message: "must not contain /, %, &, > or <" });
+export const Name = lazySchema(() =>
+  z
+    .string()
+    .min(1, "must not be empty")
+    .max(5000)
+    .refine((s) => !/[/%&><]/.test(s), { message: "must not contain /, %, &, > or <" }));
 
-export const CreatedBy = z.object({
-  id: Id.nullish(),
-  type: z.string().nullish(),
-  display_value: z.string().nullish(),
-});
+export const CreatedBy = lazySchema(() =>
+  z.object({
+    id: Id.nullish(),
+    type: z.string().nullish(),
+    display_value: z.string().nullish(),
+  }));
 export type CreatedBy = z.infer<typeof CreatedBy>;

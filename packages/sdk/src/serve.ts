@@ -4,6 +4,7 @@ import {
   MAX_FILTER_LIMIT,
   Name,
   Schedule,
+  lazySchema,
   z,
   type Deployment,
   type DeploymentCreate,
@@ -194,14 +195,17 @@ interface ServeSettings {
   pauseOnShutdown: boolean;
 }
 
-const ServeOptionsSchema = z.looseObject({
-  limit: z.number().int("must be a whole number").positive("must be at least 1").optional(),
-  pollIntervalSeconds: z.number().positive("must be more than 0").finite().optional(),
-  prefetchSeconds: z.number().min(0, "must be 0 or more").finite().optional(),
-  signal: z.instanceof(AbortSignal, { message: "must be an AbortSignal" }).optional(),
-  handleSignals: z.boolean().optional(),
-  pauseOnShutdown: z.boolean().optional(),
-});
+// Built on first use: a flow run process loads this module but never serves.
+const ServeOptionsSchema = lazySchema(() =>
+  z.looseObject({
+    limit: z.number().int("must be a whole number").positive("must be at least 1").optional(),
+    pollIntervalSeconds: z.number().positive("must be more than 0").finite().optional(),
+    prefetchSeconds: z.number().min(0, "must be 0 or more").finite().optional(),
+    signal: z.instanceof(AbortSignal, { message: "must be an AbortSignal" }).optional(),
+    handleSignals: z.boolean().optional(),
+    pauseOnShutdown: z.boolean().optional(),
+  }),
+);
 
 function checkServeOptions(options: ServeOptions): ServeSettings {
   const parsed = ServeOptionsSchema.safeParse(options);
@@ -215,30 +219,34 @@ function checkServeOptions(options: ServeOptions): ServeSettings {
   };
 }
 
-const ScheduleCommonFields = {
-  active: z.boolean().optional(),
-  parameters: z.record(z.string(), z.unknown()).optional(),
-  timezone: z.string().optional(),
-};
-const ScheduleSpecSchema = z.union(
-  [
-    z.strictObject({ ...ScheduleCommonFields, cron: z.string(), dayOr: z.boolean().optional() }),
-    z.strictObject({ ...ScheduleCommonFields, interval: z.number(), anchorDate: z.union([z.date(), z.string()]).optional() }),
-    z.strictObject({ ...ScheduleCommonFields, rrule: z.string() }),
-  ],
-  { error: "must be { cron, timezone? }, { interval, anchorDate?, timezone? } or { rrule, timezone? }" },
-);
-const DeploymentOptionsSchema = z.looseObject({
-  name: Name.optional(),
-  description: z.string().optional(),
-  version: z.string().optional(),
-  schedules: z.array(ScheduleSpecSchema).optional(),
-  parameters: z.record(z.string(), z.unknown()).optional(),
-  tags: z.array(z.string()).optional(),
-  concurrencyLimit: z.number().int("must be a whole number").positive("must be at least 1").optional(),
-  collisionStrategy: ConcurrencyOptions.shape.collision_strategy.optional(),
-  enforceParameterSchema: z.boolean().optional(),
+const ScheduleSpecSchema = lazySchema(() => {
+  const common = {
+    active: z.boolean().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    timezone: z.string().optional(),
+  };
+  return z.union(
+    [
+      z.strictObject({ ...common, cron: z.string(), dayOr: z.boolean().optional() }),
+      z.strictObject({ ...common, interval: z.number(), anchorDate: z.union([z.date(), z.string()]).optional() }),
+      z.strictObject({ ...common, rrule: z.string() }),
+    ],
+    { error: "must be { cron, timezone? }, { interval, anchorDate?, timezone? } or { rrule, timezone? }" },
+  );
 });
+const DeploymentOptionsSchema = lazySchema(() =>
+  z.looseObject({
+    name: Name.optional(),
+    description: z.string().optional(),
+    version: z.string().optional(),
+    schedules: z.array(ScheduleSpecSchema).optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    tags: z.array(z.string()).optional(),
+    concurrencyLimit: z.number().int("must be a whole number").positive("must be at least 1").optional(),
+    collisionStrategy: ConcurrencyOptions.shape.collision_strategy.optional(),
+    enforceParameterSchema: z.boolean().optional(),
+  }),
+);
 
 function checkDeployment(item: ServableFlow | ServeDeployment, index: number): { flow: ServableFlow; options: DeploymentOptions } {
   const where = `serve.deployments[${index}]`;

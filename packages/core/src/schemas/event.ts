@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DateTime, Id, JsonObject } from "../primitives.js";
+import { lazySchema } from "../lazy-schema.js";
 
 /**
  * Events as Prefect's clients send them (`POST /events`) and read them back
@@ -17,7 +18,7 @@ export const MAX_RELATED_RESOURCES = 500;
 /** Most events one `POST /events` takes; clients send more in several requests. */
 export const MAX_EVENT_BATCH = 10_000;
 
-const Labels = z.record(z.string().max(1024), z.string().max(10_000));
+const Labels = lazySchema(() => z.record(z.string().max(1024), z.string().max(10_000)));
 
 function resourceWith(...required: string[]) {
   return Labels.superRefine((labels, ctx) => {
@@ -28,80 +29,86 @@ function resourceWith(...required: string[]) {
   });
 }
 
-export const Resource = resourceWith(RESOURCE_ID_LABEL);
+export const Resource = lazySchema(() => resourceWith(RESOURCE_ID_LABEL));
 export type Resource = z.infer<typeof Resource>;
 
 /** A related resource also says what part it plays (`prefect.resource.role`: flow, deployment...). */
-export const RelatedResource = resourceWith(RESOURCE_ID_LABEL, RESOURCE_ROLE_LABEL);
+export const RelatedResource = lazySchema(() => resourceWith(RESOURCE_ID_LABEL, RESOURCE_ROLE_LABEL));
 export type RelatedResource = z.infer<typeof RelatedResource>;
 
 /** An event as a client sends it. `id` is the client's; sending the same id again records it once. */
-export const Event = z.object({
-  occurred: DateTime,
-  event: z.string().min(1, "must not be empty").max(1024),
-  resource: Resource,
-  related: z.array(RelatedResource).max(MAX_RELATED_RESOURCES).default([]),
-  payload: JsonObject.default({}),
-  id: Id,
-  follows: Id.nullish(),
-});
+export const Event = lazySchema(() =>
+  z.object({
+    occurred: DateTime,
+    event: z.string().min(1, "must not be empty").max(1024),
+    resource: Resource,
+    related: z.array(RelatedResource).max(MAX_RELATED_RESOURCES).default([]),
+    payload: JsonObject.default({}),
+    id: Id,
+    follows: Id.nullish(),
+  }));
 export type Event = z.infer<typeof Event>;
 export type EventCreate = z.input<typeof Event>;
 
 /** An event as the server stored it, with when it arrived. */
-export const ReceivedEvent = z.object({
-  occurred: z.string(),
-  event: z.string(),
-  resource: z.record(z.string(), z.string()),
-  related: z.array(z.record(z.string(), z.string())),
-  payload: JsonObject,
-  id: Id,
-  follows: Id.nullable(),
-  received: z.string(),
-});
+export const ReceivedEvent = lazySchema(() =>
+  z.object({
+    occurred: z.string(),
+    event: z.string(),
+    resource: z.record(z.string(), z.string()),
+    related: z.array(z.record(z.string(), z.string())),
+    payload: JsonObject,
+    id: Id,
+    follows: Id.nullable(),
+    received: z.string(),
+  }));
 export type ReceivedEvent = z.infer<typeof ReceivedEvent>;
 
-const strings = z.array(z.string()).max(1000).nullish();
+const strings = lazySchema(() => z.array(z.string()).max(1000).nullish());
 /** Criteria of the contract that this server does not evaluate: refused by name rather than ignored. */
-const notSupported = z
-  .unknown()
-  .refine((v) => v == null, { message: "is not supported by Baton's event store; filter by occurred, event, resource or id" })
-  .optional();
+const notSupported = lazySchema(() =>
+  z
+    .unknown()
+    .refine((v) => v == null, { message: "is not supported by Baton's event store; filter by occurred, event, resource or id" })
+    .optional());
 
-export const EventFilter = z.strictObject({
-  occurred: z.strictObject({ since: DateTime.optional(), until: DateTime.optional() }).optional(),
-  event: z.strictObject({ prefix: strings, exclude_prefix: strings, name: strings, exclude_name: strings }).nullish(),
-  resource: z
-    .strictObject({
-      id: strings,
-      id_prefix: strings,
-      labels: notSupported,
-      distinct: z
-        .boolean()
-        .default(false)
-        .refine((v) => !v, { message: "is not supported by Baton's event store" }),
-    })
-    .nullish(),
-  related: notSupported,
-  any_resource: notSupported,
-  id: z.strictObject({ id: z.array(Id).max(1000).nullish() }).optional(),
-  text: notSupported,
-  order: z.enum(["ASC", "DESC"]).default("DESC"),
-});
+export const EventFilter = lazySchema(() =>
+  z.strictObject({
+    occurred: z.strictObject({ since: DateTime.optional(), until: DateTime.optional() }).optional(),
+    event: z.strictObject({ prefix: strings, exclude_prefix: strings, name: strings, exclude_name: strings }).nullish(),
+    resource: z
+      .strictObject({
+        id: strings,
+        id_prefix: strings,
+        labels: notSupported,
+        distinct: z
+          .boolean()
+          .default(false)
+          .refine((v) => !v, { message: "is not supported by Baton's event store" }),
+      })
+      .nullish(),
+    related: notSupported,
+    any_resource: notSupported,
+    id: z.strictObject({ id: z.array(Id).max(1000).nullish() }).optional(),
+    text: notSupported,
+    order: z.enum(["ASC", "DESC"]).default("DESC"),
+  }));
 export type EventFilter = z.infer<typeof EventFilter>;
 
 /** Most events one page holds, as in the contract. */
 export const MAX_EVENT_PAGE = 50;
 
-export const EventFilterBody = z.strictObject({
-  filter: EventFilter.nullish(),
-  limit: z.number().int().min(0).max(MAX_EVENT_PAGE).default(MAX_EVENT_PAGE),
-});
+export const EventFilterBody = lazySchema(() =>
+  z.strictObject({
+    filter: EventFilter.nullish(),
+    limit: z.number().int().min(0).max(MAX_EVENT_PAGE).default(MAX_EVENT_PAGE),
+  }));
 export type EventFilterBody = z.infer<typeof EventFilterBody>;
 
-export const EventPage = z.object({
-  events: z.array(ReceivedEvent),
-  total: z.number().int(),
-  next_page: z.string().nullable(),
-});
+export const EventPage = lazySchema(() =>
+  z.object({
+    events: z.array(ReceivedEvent),
+    total: z.number().int(),
+    next_page: z.string().nullable(),
+  }));
 export type EventPage = z.infer<typeof EventPage>;

@@ -1,24 +1,28 @@
 import { z } from "zod";
 import { Id, Labels, Name, Tags } from "../primitives.js";
+import { lazySchema } from "../lazy-schema.js";
 
-export const Flow = z.object({
-  id: Id,
-  created: z.string(),
-  updated: z.string(),
-  name: z.string(),
-  tags: z.array(z.string()),
-  labels: Labels,
-});
+export const Flow = lazySchema(() =>
+  z.object({
+    id: Id,
+    created: z.string(),
+    updated: z.string(),
+    name: z.string(),
+    tags: z.array(z.string()),
+    labels: Labels,
+  }));
 export type Flow = z.infer<typeof Flow>;
 
-export const FlowCreate = z.strictObject({
-  name: Name,
-  tags: Tags.default([]),
-  labels: Labels.nullish(),
-});
+export const FlowCreate = lazySchema(() =>
+  z.strictObject({
+    name: Name,
+    tags: Tags.default([]),
+    labels: Labels.nullish(),
+  }));
 export type FlowCreate = z.infer<typeof FlowCreate>;
 
-export const FlowUpdate = z.strictObject({
-  tags: Tags.optional(),
-});
+export const FlowUpdate = lazySchema(() =>
+  z.strictObject({
+    tags: Tags.optional(),
+  }));
 export type FlowUpdate = z.infer<typeof FlowUpdate>;

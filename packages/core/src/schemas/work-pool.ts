@@ -3,17 +3,18 @@ import { DateTime, Id, Int32, JsonObject, Name } from "../primitives.js";
 import { StateType } from "../states.js";
 import { FlowRun } from "./flow-run.js";
 import { MAX_FILTER_LIMIT, MAX_FILTER_VALUES } from "./filters.js";
+import { lazySchema } from "../lazy-schema.js";
 
 /**
  * Work pools, their queues and the workers that poll them, field for field as in the
  * contract (`WorkPoolCreate`, `WorkPoolResponse`, `WorkQueueResponse`, `WorkerResponse`...).
  */
 
-export const WorkPoolStatus = z.enum(["READY", "NOT_READY", "PAUSED"]);
+export const WorkPoolStatus = lazySchema(() => z.enum(["READY", "NOT_READY", "PAUSED"]));
 export type WorkPoolStatus = z.infer<typeof WorkPoolStatus>;
-export const WorkQueueStatus = z.enum(["READY", "NOT_READY", "PAUSED"]);
+export const WorkQueueStatus = lazySchema(() => z.enum(["READY", "NOT_READY", "PAUSED"]));
 export type WorkQueueStatus = z.infer<typeof WorkQueueStatus>;
-export const WorkerStatus = z.enum(["ONLINE", "OFFLINE"]);
+export const WorkerStatus = lazySchema(() => z.enum(["ONLINE", "OFFLINE"]));
 export type WorkerStatus = z.infer<typeof WorkerStatus>;
 
 /** Flow-run states that hold a pool's or a queue's concurrency slot. */
@@ -22,242 +23,265 @@ export const SLOT_HOLDING_STATE_TYPES = ["PENDING", "RUNNING", "CANCELLING"] as 
 /** The pool type whose pools `POST /work_queues/` fills: queues without a pool of their own. */
 export const AGENT_POOL_TYPE = "prefect-agent";
 
-export const WorkPoolStorageConfiguration = z.strictObject({
-  bundle_upload_step: JsonObject.nullish().transform((v) => v ?? null),
-  bundle_execution_step: JsonObject.nullish().transform((v) => v ?? null),
-  default_result_storage_block_id: Id.nullish().transform((v) => v ?? null),
-});
+export const WorkPoolStorageConfiguration = lazySchema(() =>
+  z.strictObject({
+    bundle_upload_step: JsonObject.nullish().transform((v) => v ?? null),
+    bundle_execution_step: JsonObject.nullish().transform((v) => v ?? null),
+    default_result_storage_block_id: Id.nullish().transform((v) => v ?? null),
+  }));
 export type WorkPoolStorageConfiguration = z.infer<typeof WorkPoolStorageConfiguration>;
 
 /** Concurrency limits: a whole number of runs, 0 (nothing runs) or more, or null for none. */
-const ConcurrencyLimit = Int32.min(0, "must be 0 or more");
+const ConcurrencyLimit = lazySchema(() => Int32.min(0, "must be 0 or more"));
 
-export const WorkPool = z.object({
-  id: Id,
-  created: z.string(),
-  updated: z.string(),
-  name: z.string(),
-  description: z.string().nullable(),
-  type: z.string(),
-  base_job_template: JsonObject,
-  is_paused: z.boolean(),
-  concurrency_limit: z.number().int().nullable(),
-  status: WorkPoolStatus.nullable(),
-  default_queue_id: Id.nullable(),
-  storage_configuration: WorkPoolStorageConfiguration,
-  /** Runs holding a slot (Pending, Running, Cancelling); null when the pool has no limit. */
-  active_slots: z.number().int().nullable(),
-});
+export const WorkPool = lazySchema(() =>
+  z.object({
+    id: Id,
+    created: z.string(),
+    updated: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    type: z.string(),
+    base_job_template: JsonObject,
+    is_paused: z.boolean(),
+    concurrency_limit: z.number().int().nullable(),
+    status: WorkPoolStatus.nullable(),
+    default_queue_id: Id.nullable(),
+    storage_configuration: WorkPoolStorageConfiguration,
+    /** Runs holding a slot (Pending, Running, Cancelling); null when the pool has no limit. */
+    active_slots: z.number().int().nullable(),
+  }));
 export type WorkPool = z.infer<typeof WorkPool>;
 
-export const WorkPoolCreate = z.strictObject({
-  name: Name,
-  description: z.string().nullish(),
-  type: z.string().min(1, "must not be empty").max(5000).default(AGENT_POOL_TYPE),
-  base_job_template: JsonObject.default({}),
-  is_paused: z.boolean().default(false),
-  concurrency_limit: ConcurrencyLimit.nullish(),
-  storage_configuration: WorkPoolStorageConfiguration.prefault({}),
-});
+export const WorkPoolCreate = lazySchema(() =>
+  z.strictObject({
+    name: Name,
+    description: z.string().nullish(),
+    type: z.string().min(1, "must not be empty").max(5000).default(AGENT_POOL_TYPE),
+    base_job_template: JsonObject.default({}),
+    is_paused: z.boolean().default(false),
+    concurrency_limit: ConcurrencyLimit.nullish(),
+    storage_configuration: WorkPoolStorageConfiguration.prefault({}),
+  }));
 export type WorkPoolCreate = z.input<typeof WorkPoolCreate>;
 
 /** A partial update: only the fields sent change. */
-export const WorkPoolUpdate = z.strictObject({
-  description: z.string().nullish(),
-  is_paused: z.boolean().nullish(),
-  base_job_template: JsonObject.nullish(),
-  concurrency_limit: ConcurrencyLimit.nullish(),
-  storage_configuration: WorkPoolStorageConfiguration.nullish(),
-});
+export const WorkPoolUpdate = lazySchema(() =>
+  z.strictObject({
+    description: z.string().nullish(),
+    is_paused: z.boolean().nullish(),
+    base_job_template: JsonObject.nullish(),
+    concurrency_limit: ConcurrencyLimit.nullish(),
+    storage_configuration: WorkPoolStorageConfiguration.nullish(),
+  }));
 export type WorkPoolUpdate = z.input<typeof WorkPoolUpdate>;
 
 /** Deprecated in the contract; accepted and stored as nothing. */
-export const QueueFilter = z.strictObject({
-  tags: z.array(z.string()).nullish(),
-  deployment_ids: z.array(Id).nullish(),
-});
+export const QueueFilter = lazySchema(() =>
+  z.strictObject({
+    tags: z.array(z.string()).nullish(),
+    deployment_ids: z.array(Id).nullish(),
+  }));
 
-export const WorkQueue = z.object({
-  id: Id,
-  created: z.string(),
-  updated: z.string(),
-  name: z.string(),
-  description: z.string().nullable(),
-  is_paused: z.boolean(),
-  concurrency_limit: z.number().int().nullable(),
-  priority: z.number().int(),
-  work_pool_id: Id.nullable(),
-  filter: z.null(),
-  last_polled: z.string().nullable(),
-  work_pool_name: z.string().nullable(),
-  status: WorkQueueStatus.nullable(),
-  /** Runs holding a slot; null when the queue has no limit. */
-  active_slots: z.number().int().nullable(),
-});
+export const WorkQueue = lazySchema(() =>
+  z.object({
+    id: Id,
+    created: z.string(),
+    updated: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    is_paused: z.boolean(),
+    concurrency_limit: z.number().int().nullable(),
+    priority: z.number().int(),
+    work_pool_id: Id.nullable(),
+    filter: z.null(),
+    last_polled: z.string().nullable(),
+    work_pool_name: z.string().nullable(),
+    status: WorkQueueStatus.nullable(),
+    /** Runs holding a slot; null when the queue has no limit. */
+    active_slots: z.number().int().nullable(),
+  }));
 export type WorkQueue = z.infer<typeof WorkQueue>;
 
-export const WorkQueueCreate = z.strictObject({
-  name: Name,
-  description: z.string().nullish().transform((v) => v ?? ""),
-  is_paused: z.boolean().default(false),
-  concurrency_limit: ConcurrencyLimit.nullish(),
-  /** Lower is served first (1 is the highest); omitted takes the first free priority. */
-  priority: Int32.positive("must be 1 or more").nullish(),
-  filter: QueueFilter.nullish(),
-});
+export const WorkQueueCreate = lazySchema(() =>
+  z.strictObject({
+    name: Name,
+    description: z.string().nullish().transform((v) => v ?? ""),
+    is_paused: z.boolean().default(false),
+    concurrency_limit: ConcurrencyLimit.nullish(),
+    /** Lower is served first (1 is the highest); omitted takes the first free priority. */
+    priority: Int32.positive("must be 1 or more").nullish(),
+    filter: QueueFilter.nullish(),
+  }));
 export type WorkQueueCreate = z.input<typeof WorkQueueCreate>;
 
-export const WorkQueueUpdate = z.strictObject({
-  name: Name.nullish(),
-  description: z.string().nullish(),
-  is_paused: z.boolean().optional(),
-  concurrency_limit: ConcurrencyLimit.nullish(),
-  priority: Int32.positive("must be 1 or more").nullish(),
-  last_polled: DateTime.nullish(),
-  filter: QueueFilter.nullish(),
-});
+export const WorkQueueUpdate = lazySchema(() =>
+  z.strictObject({
+    name: Name.nullish(),
+    description: z.string().nullish(),
+    is_paused: z.boolean().optional(),
+    concurrency_limit: ConcurrencyLimit.nullish(),
+    priority: Int32.positive("must be 1 or more").nullish(),
+    last_polled: DateTime.nullish(),
+    filter: QueueFilter.nullish(),
+  }));
 export type WorkQueueUpdate = z.input<typeof WorkQueueUpdate>;
 
-export const Worker = z.object({
-  id: Id,
-  created: z.string(),
-  updated: z.string(),
-  name: z.string(),
-  work_pool_id: Id,
-  last_heartbeat_time: z.string().nullable(),
-  heartbeat_interval_seconds: z.number().int().nullable(),
-  status: WorkerStatus,
-});
+export const Worker = lazySchema(() =>
+  z.object({
+    id: Id,
+    created: z.string(),
+    updated: z.string(),
+    name: z.string(),
+    work_pool_id: Id,
+    last_heartbeat_time: z.string().nullable(),
+    heartbeat_interval_seconds: z.number().int().nullable(),
+    status: WorkerStatus,
+  }));
 export type Worker = z.infer<typeof Worker>;
 
 /**
  * Not strict, unlike most bodies: Prefect's workers also send `metadata` and `return_id`,
  * which its own open-source server ignores as well.
  */
-export const WorkerHeartbeatBody = z.object({
-  name: z.string().min(1, "must not be empty").max(5000),
-  heartbeat_interval_seconds: Int32.positive("must be 1 or more").nullish(),
-});
+export const WorkerHeartbeatBody = lazySchema(() =>
+  z.object({
+    name: z.string().min(1, "must not be empty").max(5000),
+    heartbeat_interval_seconds: Int32.positive("must be 1 or more").nullish(),
+  }));
 export type WorkerHeartbeatBody = z.input<typeof WorkerHeartbeatBody>;
 
-const Operator = z.enum(["and_", "or_"]).default("and_");
-const ids = z.array(Id).max(MAX_FILTER_VALUES).nullish();
-const strings = z.array(z.string()).max(MAX_FILTER_VALUES).nullish();
-const limit = z.number().int().min(0).max(MAX_FILTER_LIMIT).nullish();
-const offset = Int32.min(0).default(0);
+const Operator = lazySchema(() => z.enum(["and_", "or_"]).default("and_"));
+const ids = lazySchema(() => z.array(Id).max(MAX_FILTER_VALUES).nullish());
+const strings = lazySchema(() => z.array(z.string()).max(MAX_FILTER_VALUES).nullish());
+const limit = lazySchema(() => z.number().int().min(0).max(MAX_FILTER_LIMIT).nullish());
+const offset = lazySchema(() => Int32.min(0).default(0));
 
-export const WorkPoolFilter = z.strictObject({
-  operator: Operator,
-  id: z.strictObject({ any_: ids }).nullish(),
-  name: z.strictObject({ any_: strings }).nullish(),
-  type: z.strictObject({ any_: strings }).nullish(),
-});
+export const WorkPoolFilter = lazySchema(() =>
+  z.strictObject({
+    operator: Operator,
+    id: z.strictObject({ any_: ids }).nullish(),
+    name: z.strictObject({ any_: strings }).nullish(),
+    type: z.strictObject({ any_: strings }).nullish(),
+  }));
 export type WorkPoolFilter = z.infer<typeof WorkPoolFilter>;
 
-export const WorkQueueFilter = z.strictObject({
-  operator: Operator,
-  id: z.strictObject({ any_: ids }).nullish(),
-  name: z.strictObject({ any_: strings, startswith_: strings }).nullish(),
-});
+export const WorkQueueFilter = lazySchema(() =>
+  z.strictObject({
+    operator: Operator,
+    id: z.strictObject({ any_: ids }).nullish(),
+    name: z.strictObject({ any_: strings, startswith_: strings }).nullish(),
+  }));
 export type WorkQueueFilter = z.infer<typeof WorkQueueFilter>;
 
-export const WorkerFilter = z.strictObject({
-  operator: Operator,
-  last_heartbeat_time: z.strictObject({ before_: DateTime.nullish(), after_: DateTime.nullish() }).nullish(),
-  status: z.strictObject({ any_: z.array(WorkerStatus).nullish(), not_any_: z.array(WorkerStatus).nullish() }).nullish(),
-});
+export const WorkerFilter = lazySchema(() =>
+  z.strictObject({
+    operator: Operator,
+    last_heartbeat_time: z.strictObject({ before_: DateTime.nullish(), after_: DateTime.nullish() }).nullish(),
+    status: z.strictObject({ any_: z.array(WorkerStatus).nullish(), not_any_: z.array(WorkerStatus).nullish() }).nullish(),
+  }));
 export type WorkerFilter = z.infer<typeof WorkerFilter>;
 
-export const WorkPoolFilterBody = z.strictObject({ work_pools: WorkPoolFilter.nullish(), limit, offset });
+export const WorkPoolFilterBody = lazySchema(() => z.strictObject({ work_pools: WorkPoolFilter.nullish(), limit, offset }));
 export type WorkPoolFilterBody = z.input<typeof WorkPoolFilterBody>;
-export const WorkPoolCountBody = z.strictObject({ work_pools: WorkPoolFilter.nullish() });
-export const WorkQueueFilterBody = z.strictObject({ work_queues: WorkQueueFilter.nullish(), limit, offset });
+export const WorkPoolCountBody = lazySchema(() => z.strictObject({ work_pools: WorkPoolFilter.nullish() }));
+export const WorkQueueFilterBody = lazySchema(() => z.strictObject({ work_queues: WorkQueueFilter.nullish(), limit, offset }));
 export type WorkQueueFilterBody = z.input<typeof WorkQueueFilterBody>;
-export const WorkerFilterBody = z.strictObject({ workers: WorkerFilter.nullish(), limit, offset });
+export const WorkerFilterBody = lazySchema(() => z.strictObject({ workers: WorkerFilter.nullish(), limit, offset }));
 export type WorkerFilterBody = z.input<typeof WorkerFilterBody>;
 
 /** `POST /work_pools/{name}/get_scheduled_flow_runs`: what a worker polls with. */
-export const GetScheduledFlowRunsBody = z.strictObject({
-  work_queue_names: z.array(z.string()).max(MAX_FILTER_VALUES).nullish(),
-  scheduled_before: DateTime.nullish(),
-  scheduled_after: DateTime.nullish(),
-  limit,
-});
+export const GetScheduledFlowRunsBody = lazySchema(() =>
+  z.strictObject({
+    work_queue_names: z.array(z.string()).max(MAX_FILTER_VALUES).nullish(),
+    scheduled_before: DateTime.nullish(),
+    scheduled_after: DateTime.nullish(),
+    limit,
+  }));
 export type GetScheduledFlowRunsBody = z.input<typeof GetScheduledFlowRunsBody>;
 
-export const WorkerFlowRunResponse = z.object({
-  work_pool_id: Id,
-  work_queue_id: Id,
-  flow_run: FlowRun,
-});
+export const WorkerFlowRunResponse = lazySchema(() =>
+  z.object({
+    work_pool_id: Id,
+    work_queue_id: Id,
+    flow_run: FlowRun,
+  }));
 export type WorkerFlowRunResponse = z.infer<typeof WorkerFlowRunResponse>;
 
 /** `POST /work_queues/{id}/get_runs`. */
-export const WorkQueueGetRunsBody = z.strictObject({
-  scheduled_before: DateTime.nullish(),
-  limit,
-  agent_id: Id.nullish(),
-});
+export const WorkQueueGetRunsBody = lazySchema(() =>
+  z.strictObject({
+    scheduled_before: DateTime.nullish(),
+    limit,
+    agent_id: Id.nullish(),
+  }));
 
-export const FlowRunSlotSummary = z.object({
-  id: Id,
-  name: z.string(),
-  state_type: StateType.nullable(),
-  state_name: z.string().nullable(),
-  start_time: z.string().nullable(),
-  state_timestamp: z.string().nullable(),
-  /** Seconds since the run entered its current state. */
-  time_in_current_state: z.number().nullable(),
-});
+export const FlowRunSlotSummary = lazySchema(() =>
+  z.object({
+    id: Id,
+    name: z.string(),
+    state_type: StateType.nullable(),
+    state_name: z.string().nullable(),
+    start_time: z.string().nullable(),
+    state_timestamp: z.string().nullable(),
+    /** Seconds since the run entered its current state. */
+    time_in_current_state: z.number().nullable(),
+  }));
 export type FlowRunSlotSummary = z.infer<typeof FlowRunSlotSummary>;
 
-export const WorkQueueConcurrencyStatusDetail = z.object({
-  queue_id: Id,
-  queue_name: z.string(),
-  active_slots: z.number().int(),
-  concurrency_limit: z.number().int().nullable(),
-  flow_runs: z.array(FlowRunSlotSummary),
-  flow_run_count: z.number().int().nullable(),
-});
+export const WorkQueueConcurrencyStatusDetail = lazySchema(() =>
+  z.object({
+    queue_id: Id,
+    queue_name: z.string(),
+    active_slots: z.number().int(),
+    concurrency_limit: z.number().int().nullable(),
+    flow_runs: z.array(FlowRunSlotSummary),
+    flow_run_count: z.number().int().nullable(),
+  }));
 
-export const WorkPoolConcurrencyStatusBody = z.strictObject({
-  page: Int32.min(1).default(1),
-  limit,
-  flow_run_limit: z.number().int().min(0).max(200).default(10),
-});
-export const WorkPoolConcurrencyStatus = z.object({
-  active_slots: z.number().int(),
-  concurrency_limit: z.number().int().nullable(),
-  queues: z.array(WorkQueueConcurrencyStatusDetail),
-  count: z.number().int(),
-  limit: z.number().int(),
-  pages: z.number().int(),
-  page: z.number().int(),
-});
+export const WorkPoolConcurrencyStatusBody = lazySchema(() =>
+  z.strictObject({
+    page: Int32.min(1).default(1),
+    limit,
+    flow_run_limit: z.number().int().min(0).max(200).default(10),
+  }));
+export const WorkPoolConcurrencyStatus = lazySchema(() =>
+  z.object({
+    active_slots: z.number().int(),
+    concurrency_limit: z.number().int().nullable(),
+    queues: z.array(WorkQueueConcurrencyStatusDetail),
+    count: z.number().int(),
+    limit: z.number().int(),
+    pages: z.number().int(),
+    page: z.number().int(),
+  }));
 export type WorkPoolConcurrencyStatus = z.infer<typeof WorkPoolConcurrencyStatus>;
 
-export const WorkQueueConcurrencyStatusBody = z.strictObject({ page: Int32.min(1).default(1), limit });
-export const WorkQueueConcurrencyStatus = z.object({
-  active_slots: z.number().int(),
-  concurrency_limit: z.number().int().nullable(),
-  flow_runs: z.array(FlowRunSlotSummary),
-  count: z.number().int(),
-  limit: z.number().int(),
-  pages: z.number().int(),
-  page: z.number().int(),
-});
+export const WorkQueueConcurrencyStatusBody = lazySchema(() => z.strictObject({ page: Int32.min(1).default(1), limit }));
+export const WorkQueueConcurrencyStatus = lazySchema(() =>
+  z.object({
+    active_slots: z.number().int(),
+    concurrency_limit: z.number().int().nullable(),
+    flow_runs: z.array(FlowRunSlotSummary),
+    count: z.number().int(),
+    limit: z.number().int(),
+    pages: z.number().int(),
+    page: z.number().int(),
+  }));
 export type WorkQueueConcurrencyStatus = z.infer<typeof WorkQueueConcurrencyStatus>;
 
-export const WorkQueueHealthPolicy = z.object({
-  maximum_late_runs: z.number().int().nullable(),
-  maximum_seconds_since_last_polled: z.number().int().nullable(),
-});
-export const WorkQueueStatusDetail = z.object({
-  healthy: z.boolean(),
-  late_runs_count: z.number().int(),
-  last_polled: z.string().nullable(),
-  health_check_policy: WorkQueueHealthPolicy,
-});
+export const WorkQueueHealthPolicy = lazySchema(() =>
+  z.object({
+    maximum_late_runs: z.number().int().nullable(),
+    maximum_seconds_since_last_polled: z.number().int().nullable(),
+  }));
+export const WorkQueueStatusDetail = lazySchema(() =>
+  z.object({
+    healthy: z.boolean(),
+    late_runs_count: z.number().int(),
+    last_polled: z.string().nullable(),
+    health_check_policy: WorkQueueHealthPolicy,
+  }));
 export type WorkQueueStatusDetail = z.infer<typeof WorkQueueStatusDetail>;
 
 /**
