@@ -20,6 +20,7 @@ import { createClient, type JsonClient } from "./lib/http-client.js";
 import { LoadStats, runClients } from "./lib/load.js";
 import { cpuSecondsBetween, sampleMachine, sampleProcess, sampleProcesses, type MachineSample, type ProcessSample } from "./lib/proc-stats.js";
 import { formatSqlTiming } from "./lib/sql-report.js";
+import { nodeStartCpuMs } from "./lib/machine-speed.js";
 import { formatTable, latency, TARGETS, type DatabaseResult } from "./lib/report.js";
 import { startServerChild } from "./lib/server-process.js";
 
@@ -113,6 +114,7 @@ async function acquireTarget(database: DatabaseKind, options: BenchOptions): Pro
 }
 
 async function benchmark(database: DatabaseKind, target: Target, options: BenchOptions, build: string): Promise<DatabaseResult> {
+  const speed = nodeStartCpuMs();
   let busyBefore = await machineBusyOver(1);
   const waitUntil = performance.now() + options.waitIdle * 1000;
   while (busyBefore && busyBefore.busyPercent > IDLE_PERCENT && performance.now() < waitUntil && !interrupt.signal.aborted) {
@@ -167,7 +169,7 @@ async function benchmark(database: DatabaseKind, target: Target, options: BenchO
         machine: machineBusy(start.machine, end.machine),
         machineBefore: busyBefore,
       };
-      return result(database, target, options, build, stats, seconds, cpu, correctness);
+      return result(database, target, options, build, speed, stats, seconds, cpu, correctness);
     } finally {
       clearInterval(watchdog);
       stats.phase = "drain";
@@ -183,6 +185,7 @@ function result(
   target: Target,
   options: BenchOptions,
   build: string,
+  speed: number | null,
   stats: LoadStats,
   seconds: number,
   cpu: CpuFigures,
@@ -196,6 +199,7 @@ function result(
     database,
     server: target.description,
     build,
+    nodeStartCpuMs: speed,
     clients: options.clients,
     tasksPerRun: options.tasks,
     seconds: round(seconds, 3),

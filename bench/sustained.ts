@@ -21,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_POSTGRES_URL, prepareDatabase, serverBuild } from "./lib/bench-database.js";
 import { createClient, type JsonClient } from "./lib/http-client.js";
+import { nodeStartCpuMs } from "./lib/machine-speed.js";
 import { sampleMachine, sampleProcess, sampleProcesses, cpuSecondsBetween, type MachineSample } from "./lib/proc-stats.js";
 import { latency, type Latency } from "./lib/report.js";
 import { formatSqlTiming } from "./lib/sql-report.js";
@@ -139,6 +140,8 @@ interface Result {
   mode: Mode;
   database: DatabaseKind;
   build: string;
+  /** CPU ms of `node -e 0` just before this benchmark: how fast the machine was. */
+  nodeStartCpuMs: number | null;
   rate: number;
   runSeconds: number;
   leadSeconds: number;
@@ -186,6 +189,7 @@ async function main(): Promise<number> {
 
 async function benchmark(mode: Mode, database: DatabaseKind, options: Options, build: string): Promise<Result> {
   const rate = mode === "worker" ? options.workerRate : options.serveRate;
+  const speed = nodeStartCpuMs();
   const prepared = prepareDatabase(database, options.postgresUrl);
   const recorder = join(prepared.home, "executions.log");
   writeFileSync(recorder, "");
@@ -276,6 +280,7 @@ async function benchmark(mode: Mode, database: DatabaseKind, options: Options, b
       mode,
       database,
       build,
+      nodeStartCpuMs: speed,
       rate,
       runSeconds: options.runSeconds,
       leadSeconds: options.leadSeconds,
@@ -570,6 +575,7 @@ function formatResult(r: Result): string {
   const pct = (n: number | null): string => (n === null ? "n/a" : `${n.toFixed(0)}%`);
   const rows: Array<[string, string]> = [
     ["build", r.build],
+    ["machine speed", r.nodeStartCpuMs === null ? "n/a" : `node -e 0 costs ${r.nodeStartCpuMs} ms of CPU (mean of 10; lower is faster)`],
     ["workload", `${r.rate} runs/s for ${r.arrivalSeconds} s, each ${r.runSeconds} s, created ${r.leadSeconds} s before due` + (r.mode === "worker" ? `, pool limit ${r.poolLimit}` : "")],
     ["runs created", `${r.created}${r.createErrors ? `  (${r.createErrors} create errors)` : ""}`],
     ["runs COMPLETED", `${r.completed}${Object.keys(r.notCompleted).length ? `  (not: ${JSON.stringify(r.notCompleted)})` : ""}`],

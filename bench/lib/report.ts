@@ -19,6 +19,8 @@ export interface DatabaseResult {
   server: string;
   /** Commit the server was built from (dist/ is what runs; rebuild with `npx tsc -b`). */
   build: string;
+  /** CPU ms of `node -e 0` just before this benchmark: how fast the machine was (bench/lib/machine-speed.ts). */
+  nodeStartCpuMs: number | null;
   clients: number;
   tasksPerRun: number;
   seconds: number;
@@ -71,6 +73,7 @@ export function formatTable(r: DatabaseResult): string {
   const rows: Array<[string, string]> = [
     ["server", r.server],
     ["build", r.build],
+    ["machine speed", r.nodeStartCpuMs === null ? "n/a" : `node -e 0 costs ${r.nodeStartCpuMs} ms of CPU (mean of 10; lower is faster)`],
     ["clients / task runs per flow run", `${r.clients} / ${r.tasksPerRun}`],
     ["measured seconds", r.seconds.toFixed(2)],
     ["flow runs completed", String(r.runsCompleted)],
