@@ -522,14 +522,8 @@ function childPids(parent: number): number[] {
 function runProcessCpu(workerPid: number): number {
   let seconds = 0;
   for (const pid of childPids(workerPid)) seconds += sampleProcess(pid)?.cpuSeconds ?? 0;
-  try {
-    const stat = readFileSync(`/proc/${workerPid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    seconds += (Number(fields[13]) + Number(fields[14])) / 100;
-  } catch {
-    // the worker is gone
-  }
-  return seconds;
+  // Nothing more once the worker is gone.
+  return seconds + (sampleProcess(workerPid)?.reapedChildrenCpuSeconds ?? 0);
 }
 
 function sampleOnce(serverPid: number, executorPid: number): Sample {

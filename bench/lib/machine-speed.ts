@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { sampleProcess } from "./proc-stats.js";
 
 /**
  * How fast this machine is right now, as the CPU that starting an empty Node.js process
@@ -8,21 +8,9 @@ import { readFileSync } from "node:fs";
  * and every figure moves with it; printed beside the results so that two runs can be compared.
  */
 export function nodeStartCpuMs(count = 10): number | null {
-  const before = reapedChildrenCpuSeconds();
-  if (before === null) return null;
+  const before = sampleProcess(process.pid)?.reapedChildrenCpuSeconds;
+  if (before === undefined) return null;
   for (let i = 0; i < count; i++) execFileSync(process.execPath, ["-e", "0"], { stdio: "ignore" });
-  const after = reapedChildrenCpuSeconds();
-  return after === null ? null : Math.round(((after - before) * 1000) / count);
-}
-
-/** cutime + cstime of this process (CPU of children it has waited for), from /proc; null elsewhere. */
-function reapedChildrenCpuSeconds(): number | null {
-  try {
-    const stat = readFileSync("/proc/self/stat", "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // cutime and cstime are fields 16 and 17 of the line, 14th and 15th after the name; USER_HZ is 100.
-    return (Number(fields[13]) + Number(fields[14])) / 100;
-  } catch {
-    return null;
-  }
+  const after = sampleProcess(process.pid)?.reapedChildrenCpuSeconds;
+  return after === undefined ? null : Math.round(((after - before) * 1000) / count);
 }

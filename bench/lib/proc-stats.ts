@@ -13,6 +13,8 @@ const CLOCK_TICKS = (() => {
 export interface ProcessSample {
   /** user + system CPU seconds so far. */
   cpuSeconds: number;
+  /** user + system CPU seconds of the children it has waited for (cutime + cstime). */
+  reapedChildrenCpuSeconds: number;
   rssBytes: number;
   /**
    * The private part of RSS (RssAnon: heap and stacks). RSS also counts the pages of the node
@@ -29,10 +31,17 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command name, which is in parentheses and may contain spaces.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime are fields 14 and 15 of the line, 12th and 13th after the name.
+    // utime, stime, cutime and cstime are fields 14-17 of the line, 12th-15th after the name.
     const cpuTicks = Number(fields[11]) + Number(fields[12]);
+    const childTicks = Number(fields[13]) + Number(fields[14]);
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    return { cpuSeconds: cpuTicks / CLOCK_TICKS, rssBytes: statusKb(status, "VmRSS") * 1024, anonBytes: statusKb(status, "RssAnon") * 1024, peakRssBytes: statusKb(status, "VmHWM") * 1024 };
+    return {
+      cpuSeconds: cpuTicks / CLOCK_TICKS,
+      reapedChildrenCpuSeconds: childTicks / CLOCK_TICKS,
+      rssBytes: statusKb(status, "VmRSS") * 1024,
+      anonBytes: statusKb(status, "RssAnon") * 1024,
+      peakRssBytes: statusKb(status, "VmHWM") * 1024,
+    };
   } catch {
     return undefined;
   }
