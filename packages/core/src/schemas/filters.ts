@@ -138,15 +138,18 @@ export const MAX_FILTER_LIMIT = 200;
 const limit = lazySchema(() => z.number().int().min(0).max(MAX_FILTER_LIMIT).nullish());
 const offset = lazySchema(() => Int32.min(0).default(0));
 
-/** The filters every run-related read accepts, so a query can join across objects. */
-const runCriteria = {
+/**
+ * The filters every run-related read accepts, so a query can join across objects. A shape,
+ * not a schema, but built on first use the same way: building it builds the four filters.
+ */
+const runCriteria = lazySchema(() => ({
   flows: FlowFilter.nullish(),
   flow_runs: FlowRunFilter.nullish(),
   task_runs: TaskRunFilter.nullish(),
   deployments: DeploymentFilter.nullish(),
   work_pools: NotYetSupported,
   work_pool_queues: NotYetSupported,
-};
+}));
 export type RunCriteria = {
   flows?: FlowFilter | null | undefined;
   flow_runs?: FlowRunFilter | null | undefined;
@@ -154,15 +157,18 @@ export type RunCriteria = {
   deployments?: DeploymentFilter | null | undefined;
 };
 
-export const FlowRunFilterBody = lazySchema(() => z.strictObject({ ...runCriteria, sort: FlowRunSort.default("ID_DESC"), limit, offset }));
-export const FlowRunCountBody = lazySchema(() => z.strictObject(runCriteria));
-export const FlowRunPaginateBody = lazySchema(() =>
-  z.strictObject({
-    ...runCriteria,
-    sort: FlowRunSort.default("ID_DESC"),
-    limit,
-    page: Int32.min(1).default(1),
-  }));
+/** The `/filter` body of a run-related collection: the criteria, its sort, and a page by offset. */
+function filterBody<S extends z.ZodType>(sort: S) {
+  return z.strictObject({ ...runCriteria, sort, limit, offset });
+}
+/** The `/paginate` body of a run-related collection: the criteria, its sort, and a page by number. */
+function paginateBody<S extends z.ZodType>(sort: S) {
+  return z.strictObject({ ...runCriteria, sort, limit, page: Int32.min(1).default(1) });
+}
+
+export const FlowRunFilterBody = lazySchema(() => filterBody(FlowRunSort.default("ID_DESC")));
+export const FlowRunCountBody = lazySchema(() => z.strictObject({ ...runCriteria }));
+export const FlowRunPaginateBody = lazySchema(() => paginateBody(FlowRunSort.default("ID_DESC")));
 export const FlowRunHistoryBody = lazySchema(() =>
   z.strictObject({
     ...runCriteria,
@@ -172,35 +178,17 @@ export const FlowRunHistoryBody = lazySchema(() =>
     history_interval_seconds: z.number().min(1, "must be at least 1 second"),
   }));
 
-export const TaskRunFilterBody = lazySchema(() => z.strictObject({ ...runCriteria, sort: TaskRunSort.default("ID_DESC"), limit, offset }));
+export const TaskRunFilterBody = lazySchema(() => filterBody(TaskRunSort.default("ID_DESC")));
 export const TaskRunCountBody = FlowRunCountBody;
-export const TaskRunPaginateBody = lazySchema(() =>
-  z.strictObject({
-    ...runCriteria,
-    sort: TaskRunSort.default("ID_DESC"),
-    limit,
-    page: Int32.min(1).default(1),
-  }));
+export const TaskRunPaginateBody = lazySchema(() => paginateBody(TaskRunSort.default("ID_DESC")));
 
-export const FlowFilterBody = lazySchema(() => z.strictObject({ ...runCriteria, sort: FlowSort.default("NAME_ASC"), limit, offset }));
+export const FlowFilterBody = lazySchema(() => filterBody(FlowSort.default("NAME_ASC")));
 export const FlowCountBody = FlowRunCountBody;
-export const FlowPaginateBody = lazySchema(() =>
-  z.strictObject({
-    ...runCriteria,
-    sort: FlowSort.default("NAME_ASC"),
-    limit,
-    page: Int32.min(1).default(1),
-  }));
+export const FlowPaginateBody = lazySchema(() => paginateBody(FlowSort.default("NAME_ASC")));
 
-export const DeploymentFilterBody = lazySchema(() => z.strictObject({ ...runCriteria, sort: DeploymentSort.default("NAME_ASC"), limit, offset }));
+export const DeploymentFilterBody = lazySchema(() => filterBody(DeploymentSort.default("NAME_ASC")));
 export const DeploymentCountBody = FlowRunCountBody;
-export const DeploymentPaginateBody = lazySchema(() =>
-  z.strictObject({
-    ...runCriteria,
-    sort: DeploymentSort.default("NAME_ASC"),
-    limit,
-    page: Int32.min(1).default(1),
-  }));
+export const DeploymentPaginateBody = lazySchema(() => paginateBody(DeploymentSort.default("NAME_ASC")));
 
 export const LogFilterBody = lazySchema(() => z.strictObject({ logs: LogFilter.nullish(), sort: LogSort.default("TIMESTAMP_ASC"), limit, offset }));
 
