@@ -51,7 +51,6 @@ function importsByName(inlined) {
     name: "imports-by-name",
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, (args) => {
-        if (args.path.startsWith("node:")) return { path: args.path, external: true };
         const packageName = args.path.startsWith("@") ? args.path.split("/").slice(0, 2).join("/") : args.path.split("/")[0];
         return inlined.includes(packageName) ? undefined : { path: args.path, external: true };
       });

@@ -18,8 +18,8 @@ const V8_FLAGS = ["--no-memory-reducer"];
  * The command a worker starts for each flow run, the run's id to be appended:
  * `node --conditions=baton-bundle --no-memory-reducer baton.js flow-run execute`. The
  * condition makes the process load the one-file builds of core, SDK and worker (package.json
- * "exports"), which start with about half the CPU of the ~150 modules they are made of. Where
- * a build has no bundles (`tsc -b` without `npm run build`), it runs without the condition.
+ * "exports"), which load with about a third of the CPU of the ~150 modules they are made of.
+ * Where a build has no bundles (`tsc -b` without `npm run build`), it runs without it.
  */
 export function flowRunCommand(): string[] {
   const bundled = BUNDLED_PACKAGES.every((name) => existsSync(fileURLToPath(new URL("bundle.js", import.meta.resolve(name)))));
