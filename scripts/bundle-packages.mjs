@@ -1,34 +1,44 @@
 #!/usr/bin/env node
 /**
  * One-file builds of the packages a flow run process loads (core, sdk, worker), written next
- * to each package's tsc output as `dist/bundle.js`. `npm run build` runs this after `tsc -b`.
+ * to each package's tsc output. `npm run build` runs this after `tsc -b`.
  *
  * Why: a worker starts one process per flow run, and a process loading ~150 ES modules
  * (zod alone is 95, 64 of them locales) spent most of its start-up CPU in Node's module
- * loader. A process started with `node --conditions=baton-bundle` resolves `@baton/*` to these
- * files instead (see each package.json's "exports"): a handful of modules, the same code.
+ * loader and compiler. A process started with `node --conditions=baton-bundle` resolves
+ * `@baton/*` to these files instead (see each package.json's "exports"):
  *
- * Each package stays one copy per process: a bundle holds its own package only and imports
+ * - `dist/bundle.cjs`: the package in one CommonJS file. CommonJS because Node 20 can load a
+ *   script with a V8 code cache (core/src/bundle-loader.ts) but has no such cache for ES modules.
+ * - `dist/bundle.mjs`: what `import` resolves to: it loads the bundled packages it depends on,
+ *   then `bundle.cjs` through the loader, and re-exports its names. Importing the CommonJS file
+ *   directly would make Node scan its whole text for export names (~90 ms for these three).
+ *
+ * Each package stays one copy per process: a bundle holds its own package only and requires
  * the others by name, so `instanceof ApiError` works across packages whichever build loaded.
  * zod lives inside core's bundle; the other packages take `z` from `@baton/core` and this
- * script fails if one imports zod itself.
+ * script fails if one imports zod itself, or calls `import()` other than through core's
+ * `importModule` (code from a V8 cache cannot, on Node 20).
  */
 import { build } from "esbuild";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** In dependency order: a package's bundled dependencies come before it. */
 const PACKAGES = ["core", "sdk", "worker"];
 /** Only core carries a dependency inside its bundle; everything else is imported by name. */
 const INLINED = { core: ["zod"] };
+/** The one place a bundled package may call import(): the hook's fallback outside bundles. */
+const IMPORT_ALLOWED = new Set(["packages/core/dist/import-module.js"]);
 
 for (const name of PACKAGES) {
   const dir = join(ROOT, "packages", name);
-  const result = await build({
+  const common = {
+    absWorkingDir: ROOT,
     entryPoints: [join(dir, "dist/index.js")],
-    outfile: join(dir, "dist/bundle.js"),
     bundle: true,
-    format: "esm",
     platform: "node",
     target: "node20",
     // Readable stack traces: names and lines as in the modules they came from.
@@ -37,12 +47,61 @@ for (const name of PACKAGES) {
     metafile: true,
     logLevel: "warning",
     plugins: [importsByName(INLINED[name] ?? []), withoutZodLocales()],
-  });
-  const outputs = Object.values(result.metafile.outputs);
+  };
+  const result = await build({ ...common, format: "cjs", outfile: join(dir, "dist/bundle.cjs") });
+  checkImports(name, result.metafile);
+  // The names to re-export, as esbuild lists them for the same entry as an ES module.
+  const esm = await build({ ...common, format: "esm", outfile: join(dir, "dist/bundle-names.js"), write: false });
+  const exportNames = Object.values(esm.metafile.outputs).flatMap((output) => output.exports);
+  const dependencies = bundledDependencies(result.metafile);
+  writeFileSync(join(dir, "dist/bundle.mjs"), facade(name, exportNames, dependencies));
+  // Caches of an earlier build are for another text (bundle-loader.ts would not read them), and
+  // bundle.js was the ES module bundle of earlier builds.
+  for (const file of readdirSync(join(dir, "dist"))) {
+    if (/\.v8cache(\.\d+\.tmp)?$/.test(file) || file === "bundle.js") rmSync(join(dir, "dist", file));
+  }
+}
+
+/** The ES module `import` resolves to under the `baton-bundle` condition. */
+function facade(name, exportNames, dependencies) {
+  const loader = name === "core" ? "./bundle-loader.js" : "@baton/core/bundle-loader";
+  const lines = [
+    "// Written by scripts/bundle-packages.mjs: loads bundle.cjs (with its V8 code cache) and re-exports it.",
+    ...dependencies.map((dependency) => `import "${dependency}";`),
+    `import { loadBundle } from "${loader}";`,
+    `const bundle = loadBundle(new URL("./bundle.cjs", import.meta.url));`,
+    `export const { ${exportNames.join(", ")} } = bundle;`,
+    "",
+  ];
+  return lines.join("\n");
+}
+
+/** The other Baton packages this bundle requires: loaded first, so that their bundles come from the loader too. */
+function bundledDependencies(metafile) {
+  const names = Object.values(metafile.outputs)
+    .flatMap((output) => output.imports)
+    .filter((i) => i.external && i.path.startsWith("@baton/") && PACKAGES.includes(i.path.slice("@baton/".length)))
+    .map((i) => i.path);
+  return [...new Set(names)];
+}
+
+function checkImports(name, metafile) {
+  const outputs = Object.values(metafile.outputs);
   const zodImports = outputs.flatMap((output) => output.imports).filter((i) => i.external && /^zod(\/|$)/.test(i.path));
   if (zodImports.length > 0) {
     throw new Error(`packages/${name} imports zod directly (${zodImports.map((i) => i.path).join(", ")}); take z from @baton/core`);
   }
+  for (const input of Object.keys(metafile.inputs)) {
+    if (!input.startsWith(`packages/${name}/dist/`) || IMPORT_ALLOWED.has(input)) continue;
+    const code = withoutComments(readFileSync(join(ROOT, input), "utf8"));
+    if (/(?<![\w$.])import\s*\(/.test(code)) {
+      throw new Error(`${input} calls import(); use importModule from @baton/core (a bundle loaded from a V8 code cache cannot import on Node 20)`);
+    }
+  }
+}
+
+function withoutComments(code) {
+  return code.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
 }
 
 /** Every bare import (`@baton/core`, `pg`, `tsx/esm/api`) stays an import, except the packages inlined here. */
@@ -71,3 +130,4 @@ function withoutZodLocales() {
     },
   };
 }
+

@@ -22,6 +22,6 @@ const V8_FLAGS = ["--no-memory-reducer"];
  * Where a build has no bundles (`tsc -b` without `npm run build`), it runs without it.
  */
 export function flowRunCommand(): string[] {
-  const bundled = BUNDLED_PACKAGES.every((name) => existsSync(fileURLToPath(new URL("bundle.js", import.meta.resolve(name)))));
+  const bundled = BUNDLED_PACKAGES.every((name) => existsSync(fileURLToPath(new URL("bundle.mjs", import.meta.resolve(name)))));
   return [process.execPath, ...(bundled ? ["--conditions=baton-bundle"] : []), ...V8_FLAGS, BATON_BIN, "flow-run", "execute"];
 }

@@ -14,3 +14,4 @@ export * from "./schemas/work-pool.js";
 export * from "./version.js";
 export * from "./zod.js";
 export { lazySchema } from "./lazy-schema.js";
+export { importModule } from "./import-module.js";

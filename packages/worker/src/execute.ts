@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ApiError, type Deployment, type FlowRun, type State, type StateType } from "@baton/core";
+import { ApiError, importModule, type Deployment, type FlowRun, type State, type StateType } from "@baton/core";
 import type { BatonClient, FlowRunOutcome } from "@baton/sdk";
 import { EntrypointError, FlowRunNotExecutableError } from "./errors.js";
 
@@ -111,12 +111,12 @@ export async function loadFlow(entrypoint: string, path: string | undefined, cwd
 
   // Plain JavaScript needs no loader (nor the cost of loading tsx); TypeScript goes through tsx, registered once.
   if (TYPESCRIPT.test(file) && unregisterTsx === undefined) {
-    const { register } = await import("tsx/esm/api");
+    const { register } = await importModule<typeof import("tsx/esm/api")>("tsx/esm/api");
     unregisterTsx ??= register();
   }
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    module = await importModule(pathToFileURL(file).href);
   } catch (error) {
     throw new EntrypointError(entrypoint, `importing ${file} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   }
