@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_POSTGRES_URL, prepareDatabase } from "./lib/bench-database.js";
 import { createClient, type JsonClient } from "./lib/http-client.js";
-import { nodeStartCpuMs } from "./lib/machine-speed.js";
+import { extraCaCerts, extraCaCertsEnv, nodeStartCpuMs, parseExtraCaCerts } from "./lib/machine-speed.js";
 import { sampleProcess } from "./lib/proc-stats.js";
 import { startServerChild } from "./lib/server-process.js";
 import { nonNegativeNumber, parseCommandLine, parseDatabases, positiveInt, UsageError, type DatabaseKind } from "./lib/args.js";
@@ -38,6 +38,8 @@ const USAGE = `Usage: npm run bench:run-process -- [options]
   --against DIR               also measure another built checkout of Baton (its packages/cli/dist
                               and its own node_modules), alternating with this one run by run, so
                               that both see the same machine speed
+  --extra-ca-certs inherit|off
+                              off: run the processes with NODE_EXTRA_CA_CERTS="" (default inherit)
   --pg-url URL                PostgreSQL (default BATON_BENCH_POSTGRES_URL or ${DEFAULT_POSTGRES_URL})
 `;
 
@@ -49,6 +51,7 @@ interface Options {
   nodeFlags: string[];
   cpuProf: string | undefined;
   against: string | undefined;
+  extraCaCerts: "inherit" | "off";
   postgresUrl: string;
 }
 
@@ -64,6 +67,7 @@ function parseOptions(argv: string[]): Options {
       "node-flag": { type: "string", multiple: true, default: [] },
       "cpu-prof": { type: "string" },
       against: { type: "string" },
+      "extra-ca-certs": { type: "string", default: "inherit" },
       "pg-url": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -77,6 +81,7 @@ function parseOptions(argv: string[]): Options {
     nodeFlags: values["node-flag"],
     cpuProf: values["cpu-prof"],
     against: values.against === undefined ? undefined : resolve(values.against),
+    extraCaCerts: parseExtraCaCerts(values["extra-ca-certs"]),
     postgresUrl: values["pg-url"] ?? process.env.BATON_BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES_URL,
   };
 }
@@ -85,8 +90,10 @@ interface Result {
   database: DatabaseKind;
   /** Which checkout's build ran the processes: this one, or --against's directory. */
   build: string;
-  /** CPU ms of `node -e 0` just before: how fast the machine was. */
+  /** CPU ms of `node -e 0` just before, with the run processes' environment: how fast the machine was. */
   nodeStartCpuMs: number | null;
+  /** NODE_EXTRA_CA_CERTS of the environment (null: unset), and whether the run processes had it. */
+  extraCaCerts: { environment: string | null; runProcesses: "inherit" | "off" };
   command: string[];
   runs: number;
   /** CPU (user + system) of each run process, ms. */
@@ -134,7 +141,8 @@ async function commandOf(root: string, options: Options): Promise<string[]> {
 }
 
 async function measure(database: DatabaseKind, options: Options, roots: string[]): Promise<Result[]> {
-  const speed = nodeStartCpuMs();
+  const childEnv = extraCaCertsEnv(options.extraCaCerts);
+  const speed = nodeStartCpuMs(10, childEnv);
   const prepared = prepareDatabase(database, options.postgresUrl);
   const server = await startServerChild({
     launcher: "serve",
@@ -164,12 +172,13 @@ async function measure(database: DatabaseKind, options: Options, roots: string[]
     }
     // Run by run, alternating between the builds, so that a change of machine speed hits both.
     for (let i = 0; i < options.warmup + options.runs; i++) {
-      for (const build of builds) await runOnce(build, i >= options.warmup, client, server.pid, apiUrl);
+      for (const build of builds) await runOnce(build, i >= options.warmup, client, server.pid, { ...childEnv, BATON_API_URL: apiUrl });
     }
     return builds.map((build) => ({
       database,
       build: build.root,
       nodeStartCpuMs: speed,
+      extraCaCerts: { environment: extraCaCerts() ?? null, runProcesses: options.extraCaCerts },
       command: build.command.map((part) => part.replace(build.root + "/", "")),
       runs: options.runs,
       cpuMs: { mean: mean(build.cpu), p50: median(build.cpu), min: Math.min(...build.cpu), max: Math.max(...build.cpu) },
@@ -185,7 +194,7 @@ async function measure(database: DatabaseKind, options: Options, roots: string[]
 }
 
 /** Creates a run of the build's deployment and runs `baton flow-run execute ID` for it. */
-async function runOnce(build: Build, counted: boolean, client: JsonClient, serverPid: number, apiUrl: string): Promise<void> {
+async function runOnce(build: Build, counted: boolean, client: JsonClient, serverPid: number, env: Record<string, string>): Promise<void> {
   const run = (await ok(client.post(`/deployments/${build.deploymentId}/create_flow_run`, { state: { type: "SCHEDULED", name: "Scheduled" } }))) as { id: string };
   const before = sampleProcess(process.pid)!.reapedChildrenCpuSeconds;
   const serverBefore = sampleProcess(serverPid)!.cpuSeconds;
@@ -193,7 +202,7 @@ async function runOnce(build: Build, counted: boolean, client: JsonClient, serve
   const [file, ...args] = build.command as [string, ...string[]];
   const child = spawn(file, [...args, run.id], {
     cwd: build.root,
-    env: { ...process.env, BATON_API_URL: apiUrl, BATON_CONSOLE_LOGS: "false" },
+    env: { ...process.env, ...env, BATON_CONSOLE_LOGS: "false" },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const [code] = (await once(child, "exit")) as [number | null];
@@ -211,6 +220,7 @@ function format(r: Result): string {
     ["database", r.database],
     ["build", r.build],
     ["machine speed", r.nodeStartCpuMs === null ? "n/a" : `node -e 0 = ${r.nodeStartCpuMs} ms of CPU`],
+    ["NODE_EXTRA_CA_CERTS", r.extraCaCerts.environment === null ? "unset" : `${r.extraCaCerts.environment}, ${r.extraCaCerts.runProcesses === "off" ? 'set to "" for the run processes' : "inherited by the run processes"}`],
     ["command", `${r.command.join(" ")} ID`],
     ["run processes", `${r.runs}${r.failed > 0 ? `, ${r.failed} exited non-zero` : ""}`],
     ["CPU per process", `mean ${ms(r.cpuMs.mean)}, p50 ${ms(r.cpuMs.p50)}, min ${ms(r.cpuMs.min)}, max ${ms(r.cpuMs.max)}`],

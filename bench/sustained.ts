@@ -21,7 +21,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_POSTGRES_URL, prepareDatabase, serverBuild } from "./lib/bench-database.js";
 import { createClient, type JsonClient } from "./lib/http-client.js";
-import { nodeStartCpuMs } from "./lib/machine-speed.js";
+import { extraCaCerts, extraCaCertsEnv, nodeStartCpuMs, parseExtraCaCerts } from "./lib/machine-speed.js";
 import { sampleMachine, sampleProcess, sampleProcesses, cpuSecondsBetween, type MachineSample } from "./lib/proc-stats.js";
 import { latency, type Latency } from "./lib/report.js";
 import { formatSqlTiming } from "./lib/sql-report.js";
@@ -49,6 +49,8 @@ interface Options {
   prefetchSeconds: number;
   /** Concurrency limit of the worker's work pool. */
   poolLimit: number;
+  /** `off`: the worker's run processes get NODE_EXTRA_CA_CERTS="" (the deployment's job variables). */
+  extraCaCerts: "inherit" | "off";
   postgresUrl: string;
   /** Run the server under `node --cpu-prof` into this directory. */
   cpuProf: string | undefined;
@@ -72,6 +74,10 @@ const USAGE = `Usage: npm run bench:sustained -- [options]
   --prefetch-seconds S       worker --prefetch-seconds / serve() prefetchSeconds (default 10)
   --pool-limit N             concurrency limit of the worker's work pool (default 320: ~210 runs
                              RUNNING at once plus ~70 claimed up to 10 s early, with headroom)
+  --extra-ca-certs inherit|off
+                             off: the deployment's job variables set NODE_EXTRA_CA_CERTS to "" for
+                             the run processes, which Node.js 20 otherwise parses at every start
+                             (default inherit: the environment as it is)
   --sql-timing               time each SQL statement in the server and print the totals
   --cpu-prof DIR             run the server under node --cpu-prof (summarise with bench/profile-summary.ts)
   --pg-url URL               PostgreSQL (default BATON_BENCH_POSTGRES_URL or ${DEFAULT_POSTGRES_URL})
@@ -92,6 +98,7 @@ function parseOptions(argv: string[]): Options {
       "poll-seconds": { type: "string", default: "1" },
       "prefetch-seconds": { type: "string", default: "10" },
       "pool-limit": { type: "string", default: "320" },
+      "extra-ca-certs": { type: "string", default: "inherit" },
       "pg-url": { type: "string" },
       "cpu-prof": { type: "string" },
       "sql-timing": { type: "boolean", default: false },
@@ -113,6 +120,7 @@ function parseOptions(argv: string[]): Options {
     pollSeconds: positiveNumber("--poll-seconds", values["poll-seconds"]),
     prefetchSeconds: nonNegativeNumber("--prefetch-seconds", values["prefetch-seconds"]),
     poolLimit: positiveInt("--pool-limit", values["pool-limit"]),
+    extraCaCerts: parseExtraCaCerts(values["extra-ca-certs"]),
     cpuProf: values["cpu-prof"],
     sqlTiming: values["sql-timing"],
     postgresUrl: values["pg-url"] ?? process.env.BATON_BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES_URL,
@@ -142,6 +150,10 @@ interface Result {
   build: string;
   /** CPU ms of `node -e 0` just before this benchmark: how fast the machine was. */
   nodeStartCpuMs: number | null;
+  /** The same with NODE_EXTRA_CA_CERTS="", when the environment sets it (null when it does not). */
+  nodeStartCpuMsWithoutExtraCaCerts: number | null;
+  /** NODE_EXTRA_CA_CERTS of the environment, and what the run processes got. */
+  extraCaCerts: { environment: string | null; runProcesses: "inherit" | "off" };
   rate: number;
   runSeconds: number;
   leadSeconds: number;
@@ -190,6 +202,7 @@ async function main(): Promise<number> {
 async function benchmark(mode: Mode, database: DatabaseKind, options: Options, build: string): Promise<Result> {
   const rate = mode === "worker" ? options.workerRate : options.serveRate;
   const speed = nodeStartCpuMs();
+  const speedWithoutCerts = extraCaCerts() === undefined ? null : nodeStartCpuMs(10, { NODE_EXTRA_CA_CERTS: "" });
   const prepared = prepareDatabase(database, options.postgresUrl);
   const recorder = join(prepared.home, "executions.log");
   writeFileSync(recorder, "");
@@ -281,6 +294,8 @@ async function benchmark(mode: Mode, database: DatabaseKind, options: Options, b
       database,
       build,
       nodeStartCpuMs: speed,
+      nodeStartCpuMsWithoutExtraCaCerts: speedWithoutCerts,
+      extraCaCerts: { environment: extraCaCerts() ?? null, runProcesses: options.extraCaCerts },
       rate,
       runSeconds: options.runSeconds,
       leadSeconds: options.leadSeconds,
@@ -335,6 +350,7 @@ async function startWorker(client: JsonClient, options: Options, env: Record<str
       work_pool_name: "bench",
       entrypoint: "bench/flows/sleeper.mjs:sleeper",
       path: REPO_ROOT,
+      job_variables: { env: extraCaCertsEnv(options.extraCaCerts) },
     }),
   );
   const args = [BATON_BIN, "worker", "start", "--pool", "bench", "--name", "bench-worker"];
@@ -569,7 +585,10 @@ function formatResult(r: Result): string {
   const pct = (n: number | null): string => (n === null ? "n/a" : `${n.toFixed(0)}%`);
   const rows: Array<[string, string]> = [
     ["build", r.build],
-    ["machine speed", r.nodeStartCpuMs === null ? "n/a" : `node -e 0 costs ${r.nodeStartCpuMs} ms of CPU (mean of 10; lower is faster)`],
+    ["machine speed", r.nodeStartCpuMs === null ? "n/a" : `node -e 0 costs ${r.nodeStartCpuMs} ms of CPU (mean of 10; lower is faster)` + (r.nodeStartCpuMsWithoutExtraCaCerts === null ? "" : `, ${r.nodeStartCpuMsWithoutExtraCaCerts} ms with NODE_EXTRA_CA_CERTS=""`)],
+    ...(r.extraCaCerts.environment === null || r.mode !== "worker"
+      ? []
+      : [["NODE_EXTRA_CA_CERTS", `${r.extraCaCerts.environment}; run processes: ${r.extraCaCerts.runProcesses === "off" ? 'set to "" (job variables)' : "inherited"}`] as [string, string]]),
     ["workload", `${r.rate} runs/s for ${r.arrivalSeconds} s, each ${r.runSeconds} s, created ${r.leadSeconds} s before due` + (r.mode === "worker" ? `, pool limit ${r.poolLimit}` : "")],
     ["runs created", `${r.created}${r.createErrors ? `  (${r.createErrors} create errors)` : ""}`],
     ["runs COMPLETED", `${r.completed}${Object.keys(r.notCompleted).length ? `  (not: ${JSON.stringify(r.notCompleted)})` : ""}`],

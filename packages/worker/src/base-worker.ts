@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { ApiError, type FlowRun, type OrchestrationResult, type StateCreate, type WorkerFlowRunResponse, type WorkPool } from "@baton/core";
+import { ApiError, renderJobConfiguration, type FlowRun, type OrchestrationResult, type StateCreate, type WorkerFlowRunResponse, type WorkPool } from "@baton/core";
 import { claimInOrder, isTransient, RETRY_PAUSES_MS, type BatonClient } from "@baton/sdk";
 
 /** Where a worker reports what it does: one line per event. */
@@ -58,6 +58,8 @@ export abstract class BaseWorker {
   /** Runs claimed by this worker and not yet finished. */
   private readonly active = new Map<string, Promise<void>>();
   private lastHeartbeat = 0;
+  /** The pool as last read (at start, then with each heartbeat): its base job template is rendered for each run. */
+  protected workPool: WorkPool | undefined;
   /** Set by `stop()`: claim nothing more. */
   private draining = false;
   /** Set once draining is over: the loop ends. */
@@ -97,6 +99,7 @@ export abstract class BaseWorker {
   async start(): Promise<void> {
     if (this.loop !== undefined) throw new Error("this worker has already been started");
     const pool = await this.ensureWorkPool();
+    this.workPool = pool;
     if (pool.type !== this.type) {
       this.logger.warning(`Work pool '${pool.name}' is of type '${pool.type}', not '${this.type}'; running its flow runs anyway`);
     }
@@ -190,12 +193,26 @@ export abstract class BaseWorker {
     }
   }
 
+  /**
+   * Tells the server this worker is alive, and reads the pool again, so that a change to its
+   * base job template applies to the runs claimed after the next heartbeat.
+   */
   private async heartbeat(): Promise<void> {
     this.lastHeartbeat = Date.now();
-    await this.client.request("POST", `/work_pools/${encodeURIComponent(this.workPoolName)}/workers/heartbeat`, {
+    const path = `/work_pools/${encodeURIComponent(this.workPoolName)}`;
+    await this.client.request("POST", `${path}/workers/heartbeat`, {
       name: this.name,
       heartbeat_interval_seconds: Math.max(1, Math.round(this.heartbeatSeconds)),
     });
+    this.workPool = await this.client.request<WorkPool>("GET", path);
+  }
+
+  /**
+   * The job configuration for a run: the pool's base job template rendered with the run's job
+   * variables (the deployment's, overridden by the run's own), defaults from the template.
+   */
+  protected jobConfiguration(flowRun: FlowRun): Record<string, unknown> {
+    return renderJobConfiguration(this.workPool?.base_job_template ?? {}, flowRun.job_variables ?? {});
   }
 
   /** Claims due runs, in the order the server lists them, while this worker has room. */

@@ -7,6 +7,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { LogLevel, type FlowRun, type StateCreate } from "@baton/core";
 import { LogShipper } from "@baton/sdk";
 import { BaseWorker, describe, type BaseWorkerOptions } from "./base-worker.js";
+import { extraCaCertsNote } from "./extra-ca-certs.js";
 
 export interface ProcessWorkerOptions extends BaseWorkerOptions {
   /**
@@ -43,6 +44,9 @@ interface Exit {
  * - The process is started detached, in its own process group, so that killing the worker
  *   (even with SIGKILL) leaves it running; its `infrastructure_pid` is recorded on the run as
  *   `<hostname>:<pid>`.
+ * - What it gets comes from the pool's base job template rendered with the run's job
+ *   variables (`renderJobConfiguration`): `env` over the worker's own environment,
+ *   `working_dir` as its working directory, `stream_output: false` to not echo its output.
  * - Its stdout and stderr lines become the run's logs (`POST /logs/`, in batches).
  * - A non-zero exit or a signal, while the run is not finished, makes the run CRASHED; if the
  *   run had started (it reached RUNNING in this attempt), has retries left and a deployment,
@@ -75,6 +79,13 @@ export class ProcessWorker extends BaseWorker {
     this.logs = new LogShipper(options.client);
   }
 
+  /** As `BaseWorker.start`, then says what the flow run processes' environment will cost them, if anything. */
+  override async start(): Promise<void> {
+    await super.start();
+    const note = extraCaCertsNote(this.env);
+    if (note !== undefined) this.logger.info(note);
+  }
+
   /** As `BaseWorker.stop`, then sends the output lines still waiting. */
   override async stop(graceSeconds: number): Promise<number> {
     const left = await super.stop(graceSeconds);
@@ -84,8 +95,14 @@ export class ProcessWorker extends BaseWorker {
 
   protected async executeRun(flowRun: FlowRun): Promise<void> {
     const [file, ...args] = this.command as [string, ...string[]];
-    const jobEnv = stringRecord(flowRun.job_variables?.["env"]);
-    const workingDir = flowRun.job_variables?.["working_dir"];
+    const job = this.jobConfiguration(flowRun);
+    const jobEnv = stringRecord(job["env"]);
+    const workingDir = job["working_dir"];
+    if (typeof job["command"] === "string" && job["command"].trim() !== "") {
+      this.logger.warning(`Flow run '${flowRun.name}': the job variable 'command' is not supported by this worker; running ${this.command.join(" ")} as always`);
+    }
+    // stream_output false: the lines still become the run's logs, only the echo is off.
+    const echo = job["stream_output"] === false ? undefined : this.echo;
     const child = spawn(file, [...args, flowRun.id], {
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
@@ -107,7 +124,7 @@ export class ProcessWorker extends BaseWorker {
     const pid = child.pid!;
     this.processes.set(flowRun.id, child);
     try {
-      const output = Promise.all([this.forwardLines(flowRun, child.stdout!, LogLevel.INFO), this.forwardLines(flowRun, child.stderr!, LogLevel.WARNING)]);
+      const output = Promise.all([this.forwardLines(flowRun, child.stdout!, LogLevel.INFO, echo), this.forwardLines(flowRun, child.stderr!, LogLevel.WARNING, echo)]);
       await this.recordPid(flowRun, pid);
       this.logger.info(`Started process ${pid} for flow run '${flowRun.name}' (${flowRun.id})`);
       const exit = await exited;
@@ -135,12 +152,12 @@ export class ProcessWorker extends BaseWorker {
     }
   }
 
-  private async forwardLines(flowRun: FlowRun, stream: Readable, level: number): Promise<void> {
+  private async forwardLines(flowRun: FlowRun, stream: Readable, level: number, echo: { write(text: string): unknown } | undefined): Promise<void> {
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
     const name = level === LogLevel.INFO ? "baton.flow_runs.stdout" : "baton.flow_runs.stderr";
     for await (const raw of lines) {
       const line = raw.length > MAX_LINE_CHARS ? `${raw.slice(0, MAX_LINE_CHARS)}… (${raw.length - MAX_LINE_CHARS} more characters)` : raw;
-      this.echo?.write(`${flowRun.name} | ${line}\n`);
+      echo?.write(`${flowRun.name} | ${line}\n`);
       this.logs.enqueue({ name, level, message: line, timestamp: new Date().toISOString(), flow_run_id: flowRun.id, task_run_id: null });
     }
   }

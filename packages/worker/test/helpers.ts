@@ -78,7 +78,15 @@ async function dropSchema(schema: string): Promise<void> {
 /** A work pool, a flow and a deployment of `fixtures/<file>:<exportName>` (file default `flows.ts`) in that pool. */
 export async function deploy(
   client: BatonClient,
-  options: { pool: string; exportName: string; flowName: string; file?: string; concurrencyLimit?: number; parameters?: Record<string, unknown> },
+  options: {
+    pool: string;
+    exportName: string;
+    flowName: string;
+    file?: string;
+    concurrencyLimit?: number;
+    parameters?: Record<string, unknown>;
+    jobVariables?: Record<string, unknown>;
+  },
 ): Promise<Deployment> {
   await client.request("POST", "/work_pools/", { name: options.pool, type: "process", concurrency_limit: options.concurrencyLimit ?? null }).catch((error: unknown) => {
     if (!(error instanceof Error && / 409:/.test(error.message))) throw error;
@@ -91,6 +99,7 @@ export async function deploy(
     path: FIXTURES,
     entrypoint: `${options.file ?? "flows.ts"}:${options.exportName}`,
     parameters: options.parameters ?? {},
+    job_variables: options.jobVariables ?? {},
   });
 }
 

@@ -1,5 +1,7 @@
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { processBaseJobTemplate, type Deployment } from "@baton/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DIALECTS,
@@ -68,6 +70,37 @@ for (const dialect of DIALECTS) {
       const history = await stateHistory(t.client, run.id);
       expect(history.map((s) => s.type)).toEqual(["SCHEDULED", "PENDING", "RUNNING", "COMPLETED"]);
       expect(readRecorder(recorder).filter((r) => r.event === "start")).toHaveLength(1);
+    }, 60_000);
+
+    it("a run's process gets the pool's job template rendered with the run's job variables, over the worker's env; the worker says what NODE_EXTRA_CA_CERTS costs", async () => {
+      const certs = join(t.dir, "extra-ca.pem");
+      writeFileSync(certs, "");
+      const template = processBaseJobTemplate();
+      const env = template.variables["properties"] as Record<string, Record<string, unknown>>;
+      env["env"]!["default"] = { FROM_POOL: "pool", NODE_EXTRA_CA_CERTS: "" };
+      await t.client.request("POST", "/work_pools/", { name: "env", type: "process", base_job_template: template });
+      const names = ["FROM_WORKER", "FROM_POOL", "FROM_JOB", "NODE_EXTRA_CA_CERTS"];
+      const plain = await deploy(t.client, { pool: "env", exportName: "environment", flowName: "environment", parameters: { names } });
+      const own = await t.client.request<Deployment>("POST", "/deployments/", {
+        name: "environment-own-env",
+        flow_id: plain.flow_id,
+        work_pool_name: "env",
+        path: plain.path,
+        entrypoint: plain.entrypoint,
+        parameters: { names },
+        job_variables: { env: { FROM_JOB: "job" } },
+      });
+      const [fromPool, fromJob] = [await createRun(t.client, plain.id), await createRun(t.client, own.id)];
+      const worker = spawnWorker(t.apiUrl, "env", [], { BATON_TEST_RECORDER: recorder, FROM_WORKER: "worker", NODE_EXTRA_CA_CERTS: certs });
+      workers.push(worker);
+
+      const [a, b] = await Promise.all([fromPool, fromJob].map((run) => waitForState(t.client, run.id, ["COMPLETED", "FAILED", "CRASHED"], 30_000, outputs)));
+      expect(a!.state_type, outputs()).toBe("COMPLETED");
+      expect(a!.state?.data).toEqual({ type: "json", value: { FROM_WORKER: "worker", FROM_POOL: "pool", FROM_JOB: null, NODE_EXTRA_CA_CERTS: "" } });
+      // The deployment's env replaces the template's default whole, as in Prefect.
+      expect(b!.state?.data).toEqual({ type: "json", value: { FROM_WORKER: "worker", FROM_POOL: null, FROM_JOB: "job", NODE_EXTRA_CA_CERTS: certs } });
+      expect(worker.output()).toContain(`NODE_EXTRA_CA_CERTS is set (${certs}, 0 KB)`);
+      expect(worker.output()).toContain('{"env": {"NODE_EXTRA_CA_CERTS": ""}}');
     }, 60_000);
 
     it("a process that exits non-zero makes the run CRASHED; with retries left it runs again and completes", async () => {

@@ -379,3 +379,63 @@ export function baseJobTemplateProblem(template: Record<string, unknown>): strin
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/** Marks a value whose variable has none: the key holding it is left out of the configuration. */
+const NOT_SET = Symbol("not set");
+
+/**
+ * The job configuration a worker uses for one flow run, rendered from its pool's base job
+ * template as Prefect's workers render it: the variables are the defaults declared in
+ * `variables.properties` with the run's `job_variables` laid over them (top-level keys; the
+ * server has already laid the deployment's under the run's own). In `job_configuration`, a
+ * string that is one placeholder (`"{{ env }}"`) takes the variable's value as it is (an
+ * object stays an object); placeholders inside a longer string are replaced by the value's
+ * text. A key whose placeholder has no value is left out. Block, variable and environment
+ * references (`{{ prefect.* }}`, `{{ $NAME }}`) are left as written.
+ *
+ * An empty template (a pool created with `{}`) renders to the run's job variables themselves.
+ *
+ * @example
+ * renderJobConfiguration(processBaseJobTemplate(), { env: { A: "1" } });
+ * // { env: { A: "1" }, stream_output: true }
+ */
+export function renderJobConfiguration(template: Record<string, unknown>, jobVariables: Record<string, unknown>): Record<string, unknown> {
+  const configuration = template["job_configuration"];
+  if (!isObject(configuration)) return { ...jobVariables };
+  const variables = template["variables"];
+  const properties = isObject(variables) && isObject(variables["properties"]) ? variables["properties"] : {};
+  const values: Record<string, unknown> = {};
+  for (const [name, property] of Object.entries(properties)) {
+    if (isObject(property) && "default" in property) values[name] = property["default"];
+  }
+  Object.assign(values, jobVariables);
+  const rendered = renderValue(configuration, values);
+  return rendered === NOT_SET || !isObject(rendered) ? {} : rendered;
+}
+
+function renderValue(value: unknown, values: Record<string, unknown>): unknown {
+  if (typeof value === "string") return renderString(value, values);
+  if (Array.isArray(value)) return value.map((item) => renderValue(item, values)).filter((item) => item !== NOT_SET);
+  if (!isObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    const rendered = renderValue(item, values);
+    if (rendered !== NOT_SET) out[key] = rendered;
+  }
+  return out;
+}
+
+function renderString(text: string, values: Record<string, unknown>): unknown {
+  const whole = /^\{\{\s*([\w.\-[\]$]+)\s*\}\}$/.exec(text);
+  if (whole) {
+    const name = whole[1]!;
+    if (name.startsWith("prefect.") || name.startsWith("$")) return text;
+    return values[name] === undefined || values[name] === null ? NOT_SET : values[name];
+  }
+  return text.replace(PLACEHOLDER, (placeholder, name: string) => {
+    if (name.startsWith("prefect.") || name.startsWith("$")) return placeholder;
+    const found = values[name];
+    if (found === undefined || found === null) return placeholder;
+    return typeof found === "string" ? found : JSON.stringify(found);
+  });
+}

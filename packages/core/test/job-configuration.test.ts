@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { processBaseJobTemplate, renderJobConfiguration } from "../src/index.js";
+
+describe("renderJobConfiguration", () => {
+  it("fills a process pool's template from the variables' defaults and the run's job variables", () => {
+    expect(renderJobConfiguration(processBaseJobTemplate(), {})).toEqual({ stream_output: true });
+    expect(renderJobConfiguration(processBaseJobTemplate(), { env: { A: "1" }, working_dir: "/srv", stream_output: false, unknown: 1 })).toEqual({
+      env: { A: "1" },
+      working_dir: "/srv",
+      stream_output: false,
+    });
+  });
+
+  it("takes a whole-placeholder value as it is, interpolates others, and leaves out what has no value", () => {
+    const template = {
+      job_configuration: {
+        env: "{{ env }}",
+        name: "run-{{ name }}-{{ missing }}",
+        count: "{{ count }}",
+        nested: { list: ["{{ count }}", "{{ missing }}"], block: "{{ prefect.blocks.secret.x }}", fromEnv: "{{ $HOME }}" },
+        gone: "{{ missing }}",
+        cleared: "{{ cleared }}",
+      },
+      variables: {
+        properties: {
+          env: { type: "object", default: { POOL: "pool" } },
+          name: { type: "string" },
+          count: { type: "integer", default: 3 },
+          missing: { type: "string" },
+          cleared: { type: "string", default: "x" },
+        },
+      },
+    };
+    expect(renderJobConfiguration(template, { name: "etl", cleared: null })).toEqual({
+      env: { POOL: "pool" },
+      name: "run-etl-{{ missing }}",
+      count: 3,
+      nested: { list: [3], block: "{{ prefect.blocks.secret.x }}", fromEnv: "{{ $HOME }}" },
+    });
+    // Top-level variables replace the defaults whole: an env of the run's own is not merged with the pool's.
+    expect(renderJobConfiguration(template, { env: { RUN: "run" } })["env"]).toEqual({ RUN: "run" });
+  });
+
+  it("renders an empty template (a pool created with {}) to the job variables themselves", () => {
+    expect(renderJobConfiguration({}, { env: { A: "1" }, working_dir: "/x" })).toEqual({ env: { A: "1" }, working_dir: "/x" });
+  });
+});
