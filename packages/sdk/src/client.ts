@@ -1,8 +1,8 @@
 import http from "node:http";
-import https from "node:https";
 import { setTimeout as delay } from "node:timers/promises";
 import {
   ApiError,
+  importModule,
   ServerUnreachableError,
   type Deployment,
   type Flow,
@@ -44,7 +44,22 @@ export function isTransient(error: unknown): boolean {
 
 /** Shared by every client in the process, so that connections to the server are reused. */
 const HTTP_AGENT = new http.Agent({ keepAlive: true });
-const HTTPS_AGENT = new https.Agent({ keepAlive: true });
+
+interface Transport {
+  request: typeof http.request;
+  agent: http.Agent;
+}
+
+let httpsTransport: Promise<Transport> | undefined;
+
+/** node:https (and TLS with it) only for an https:// server: most run processes talk plain HTTP to a local one. */
+function loadHttps(): Promise<Transport> {
+  httpsTransport ??= importModule<typeof import("node:https")>("node:https").then((https) => ({
+    request: https.request,
+    agent: new https.Agent({ keepAlive: true }),
+  }));
+  return httpsTransport;
+}
 
 /**
  * Typed HTTP client for Baton's (and Prefect's) REST API. Every Baton package that talks to
@@ -102,15 +117,15 @@ export class BatonClient {
    * run, and loading fetch's implementation (undici) was a tenth of its start-up CPU; node:http
    * also costs less CPU per request. Idle keep-alive sockets do not keep the process alive.
    */
-  private send(method: string, url: URL, payload: string | undefined): Promise<{ status: number; text: string }> {
+  private async send(method: string, url: URL, payload: string | undefined): Promise<{ status: number; text: string }> {
+    const transport = url.protocol === "https:" ? await loadHttps() : { request: http.request, agent: HTTP_AGENT };
     return new Promise((resolve, reject) => {
-      const secure = url.protocol === "https:";
       const headers: Record<string, string | number> = { accept: "application/json" };
       if (payload !== undefined) {
         headers["content-type"] = "application/json";
         headers["content-length"] = Buffer.byteLength(payload);
       }
-      const request = (secure ? https : http).request(url, { method, headers, agent: secure ? HTTPS_AGENT : HTTP_AGENT }, (response) => {
+      const request = transport.request(url, { method, headers, agent: transport.agent }, (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
         response.on("error", reject);

@@ -61,11 +61,14 @@ export interface FlowFunction<A extends unknown[], R> {
    * execute` does in a worker's process): proposes RUNNING on that run, calls the function
    * with the run's recorded parameters, and resolves with how it ended, as `.run()` does.
    *
+   * `flowRun` is the run as the caller has just read it, which saves reading it again (a
+   * worker's run process reads it to find the deployment); its id must be `flowRunId`.
+   *
    * @example
    * const { state } = await etl.runExisting("0192f6c4-8d2e-7c3b-9a41-5e8f2d1b6a70");
    * process.exitCode = state.type === "COMPLETED" ? 0 : 1;
    */
-  runExisting(flowRunId: string): Promise<FlowRunOutcome<R>>;
+  runExisting(flowRunId: string, options?: { flowRun?: FlowRun }): Promise<FlowRunOutcome<R>>;
   /** The same flow with some options changed. */
   withOptions(options: FlowOptions): FlowFunction<A, R>;
 }
@@ -116,7 +119,7 @@ function makeFlow<A extends unknown[], R>(options: FlowOptions, fn: (...args: A)
     options,
     fn,
     run: (...args: A) => runFlow(def, args),
-    runExisting: (flowRunId: string) => runExistingFlowRun(def, flowRunId),
+    runExisting: (flowRunId: string, runOptions?: { flowRun?: FlowRun }) => runExistingFlowRun(def, flowRunId, runOptions?.flowRun),
     withOptions: (overrides: FlowOptions) => makeFlow<A, R>({ ...options, ...overrides }, fn),
   });
   return flowFn;

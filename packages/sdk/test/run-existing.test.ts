@@ -80,4 +80,16 @@ describe("flow.runExisting(flowRunId)", () => {
     expect(called).toBe(false);
     expect(outcome.state.type).toBe("COMPLETED");
   });
+  it("takes the run as the caller just read it, instead of reading it again; a run of another id is refused", async () => {
+    const echo = flow({ name: "echo" }, (word: string) => word);
+    const run = await pendingRun("echo", { word: "server" });
+    // The copy passed in is what the engine starts from: its parameters are the arguments.
+    const outcome = await echo.runExisting(run.id, { flowRun: { ...run, parameters: { word: "caller" } } });
+    expect(outcome.ok && outcome.result).toBe("caller");
+    expect((await t.client.readFlowRun(run.id)).state_type).toBe("COMPLETED");
+
+    const other = await pendingRun("echo", { word: "other" });
+    await expect(echo.runExisting(other.id, { flowRun: run })).rejects.toThrow(`runExisting.flowRun: is run ${run.id}, not ${other.id}`);
+    expect((await t.client.readFlowRun(other.id)).state_type).toBe("PENDING");
+  });
 });

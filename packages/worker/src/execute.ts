@@ -16,7 +16,8 @@ import { EntrypointError, FlowRunNotExecutableError } from "./errors.js";
 /** The part of a flow function this needs; duck-typed, so a flow made by another copy of the SDK works too. */
 interface RunnableFlow {
   readonly name: string;
-  runExisting(flowRunId: string): Promise<FlowRunOutcome<unknown>>;
+  /** A flow of an SDK copy without the second parameter reads the run itself. */
+  runExisting(flowRunId: string, options?: { flowRun?: FlowRun }): Promise<FlowRunOutcome<unknown>>;
 }
 
 export interface ExecuteOptions {
@@ -70,7 +71,9 @@ export async function executeFlowRun(options: ExecuteOptions): Promise<ExecuteRe
     await reportLoadFailure(client, run, error);
     throw error;
   }
-  const outcome = await flow.runExisting(flowRunId);
+  // The run as read above: the flow's import in between took milliseconds, and RUNNING is still
+  // proposed to the server, which refuses it if the run has moved on meanwhile.
+  const outcome = await flow.runExisting(flowRunId, { flowRun: run });
   return { flowRun: outcome.flowRun, state: outcome.state, ok: outcome.state.type === "COMPLETED" };
 }
 

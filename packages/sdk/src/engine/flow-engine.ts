@@ -67,13 +67,16 @@ interface FlowCall {
  * retries and version fill in what the run does not set, so the server's retry rule sees them.
  * Parameters that match none of the function's fail the run without calling it.
  */
-export async function runExistingFlowRun<A extends unknown[], R>(def: FlowDefinition<A, R>, flowRunId: string): Promise<FlowRunOutcome<R>> {
+export async function runExistingFlowRun<A extends unknown[], R>(def: FlowDefinition<A, R>, flowRunId: string, known?: FlowRun): Promise<FlowRunOutcome<R>> {
   if (currentStore()?.flow !== undefined) {
     throw new InvalidOptionError("runExisting", "an existing flow run is run on its own, not inside another flow run");
   }
+  if (known !== undefined && known.id !== flowRunId) {
+    throw new InvalidOptionError("runExisting.flowRun", `is run ${known.id}, not ${flowRunId}`);
+  }
   const session = await openSession();
   try {
-    const flowRun = { ...(await session.client.readFlowRun(flowRunId)) };
+    const flowRun = { ...(known ?? (await session.client.readFlowRun(flowRunId))) };
     let args: A;
     try {
       args = argumentsFromParameters(def.fn, flowRun.parameters) as A;
