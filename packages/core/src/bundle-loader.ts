@@ -50,7 +50,8 @@ let exitHookInstalled = false;
  */
 export function loadBundle(url: URL): Record<string, unknown> {
   const file = fileURLToPath(url);
-  const cached = createRequire(file).cache[file];
+  const require = createRequire(file);
+  const cached = require.cache[file];
   if (cached?.loaded) return cached.exports as Record<string, unknown>;
   installImportHook();
   const source = readFileSync(file, "utf8");
@@ -61,7 +62,6 @@ export function loadBundle(url: URL): Record<string, unknown> {
   loaded.set(file, { file, cacheFile, script, cache, seenMtimeMs: cachedData?.mtimeMs });
   if (cache !== "used") installExitHook();
 
-  const require = createRequire(file);
   const module = new Module(file);
   module.filename = file;
   module.paths = require.resolve.paths("x") ?? [];
