@@ -17,7 +17,8 @@ describe("renderJobConfiguration", () => {
         env: "{{ env }}",
         name: "run-{{ name }}-{{ missing }}",
         count: "{{ count }}",
-        nested: { list: ["{{ count }}", "{{ missing }}"], block: "{{ prefect.blocks.secret.x }}", fromEnv: "{{ $HOME }}" },
+        nested: { list: ["{{ count }}", "{{ missing }}"], block: "{{ prefect.blocks.secret.x }}", home: "{{ $HOME }}", unsetEnv: "{{ $NOPE }}" },
+        deep: "{{ image.tag }}",
         gone: "{{ missing }}",
         cleared: "{{ cleared }}",
       },
@@ -28,14 +29,19 @@ describe("renderJobConfiguration", () => {
           count: { type: "integer", default: 3 },
           missing: { type: "string" },
           cleared: { type: "string", default: "x" },
+          image: { type: "object", default: { tag: "v1" } },
         },
       },
     };
-    expect(renderJobConfiguration(template, { name: "etl", cleared: null })).toEqual({
+    expect(renderJobConfiguration(template, { name: "etl", cleared: null }, { HOME: "/home/w" })).toEqual({
       env: { POOL: "pool" },
-      name: "run-etl-{{ missing }}",
+      // A placeholder without a value inside a longer string becomes nothing, as in Prefect.
+      name: "run-etl-",
       count: 3,
-      nested: { list: [3], block: "{{ prefect.blocks.secret.x }}", fromEnv: "{{ $HOME }}" },
+      nested: { list: [3], block: "{{ prefect.blocks.secret.x }}", home: "/home/w" },
+      deep: "v1",
+      // A variable set to null keeps its key (Prefect's None).
+      cleared: null,
     });
     // Top-level variables replace the defaults whole: an env of the run's own is not merged with the pool's.
     expect(renderJobConfiguration(template, { env: { RUN: "run" } })["env"]).toEqual({ RUN: "run" });

@@ -209,10 +209,11 @@ export abstract class BaseWorker {
 
   /**
    * The job configuration for a run: the pool's base job template rendered with the run's job
-   * variables (the deployment's, overridden by the run's own), defaults from the template.
+   * variables (the deployment's, overridden by the run's own), defaults from the template, and
+   * `{{ $NAME }}` from this worker's environment.
    */
   protected jobConfiguration(flowRun: FlowRun): Record<string, unknown> {
-    return renderJobConfiguration(this.workPool?.base_job_template ?? {}, flowRun.job_variables ?? {});
+    return renderJobConfiguration(this.workPool?.base_job_template ?? {}, flowRun.job_variables ?? {}, process.env);
   }
 
   /** Claims due runs, in the order the server lists them, while this worker has room. */

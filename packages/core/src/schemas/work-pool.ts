@@ -389,9 +389,10 @@ const NOT_SET = Symbol("not set");
  * `variables.properties` with the run's `job_variables` laid over them (top-level keys; the
  * server has already laid the deployment's under the run's own). In `job_configuration`, a
  * string that is one placeholder (`"{{ env }}"`) takes the variable's value as it is (an
- * object stays an object); placeholders inside a longer string are replaced by the value's
- * text. A key whose placeholder has no value is left out. Block, variable and environment
- * references (`{{ prefect.* }}`, `{{ $NAME }}`) are left as written.
+ * object stays an object), and the key is left out when the variable has no value;
+ * placeholders inside a longer string are replaced by the value's text, or by nothing.
+ * `{{ a.b }}` reads a nested value, `{{ $NAME }}` the variable NAME of `environment` (the
+ * worker's). Block and variable references (`{{ prefect.* }}`) are left as written.
  *
  * An empty template (a pool created with `{}`) renders to the run's job variables themselves.
  *
@@ -399,7 +400,11 @@ const NOT_SET = Symbol("not set");
  * renderJobConfiguration(processBaseJobTemplate(), { env: { A: "1" } });
  * // { env: { A: "1" }, stream_output: true }
  */
-export function renderJobConfiguration(template: Record<string, unknown>, jobVariables: Record<string, unknown>): Record<string, unknown> {
+export function renderJobConfiguration(
+  template: Record<string, unknown>,
+  jobVariables: Record<string, unknown>,
+  environment: Record<string, string | undefined> = {},
+): Record<string, unknown> {
   const configuration = template["job_configuration"];
   if (!isObject(configuration)) return { ...jobVariables };
   const variables = template["variables"];
@@ -409,33 +414,44 @@ export function renderJobConfiguration(template: Record<string, unknown>, jobVar
     if (isObject(property) && "default" in property) values[name] = property["default"];
   }
   Object.assign(values, jobVariables);
-  const rendered = renderValue(configuration, values);
+  const rendered = renderValue(configuration, (name) => lookup(name, values, environment));
   return rendered === NOT_SET || !isObject(rendered) ? {} : rendered;
 }
 
-function renderValue(value: unknown, values: Record<string, unknown>): unknown {
-  if (typeof value === "string") return renderString(value, values);
-  if (Array.isArray(value)) return value.map((item) => renderValue(item, values)).filter((item) => item !== NOT_SET);
+/** A placeholder's value; NOT_SET when it has none, undefined for one left as written. */
+function lookup(name: string, values: Record<string, unknown>, environment: Record<string, string | undefined>): unknown {
+  if (name.startsWith("prefect.")) return undefined;
+  if (name.startsWith("$")) return environment[name.slice(1)] ?? NOT_SET;
+  let value: unknown = values;
+  for (const part of name.split(".")) {
+    if (!isObject(value) || !(part in value)) return NOT_SET;
+    value = value[part];
+  }
+  return value === undefined ? NOT_SET : value;
+}
+
+function renderValue(value: unknown, find: (name: string) => unknown): unknown {
+  if (typeof value === "string") return renderString(value, find);
+  if (Array.isArray(value)) return value.map((item) => renderValue(item, find)).filter((item) => item !== NOT_SET);
   if (!isObject(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    const rendered = renderValue(item, values);
+    const rendered = renderValue(item, find);
     if (rendered !== NOT_SET) out[key] = rendered;
   }
   return out;
 }
 
-function renderString(text: string, values: Record<string, unknown>): unknown {
+function renderString(text: string, find: (name: string) => unknown): unknown {
   const whole = /^\{\{\s*([\w.\-[\]$]+)\s*\}\}$/.exec(text);
   if (whole) {
-    const name = whole[1]!;
-    if (name.startsWith("prefect.") || name.startsWith("$")) return text;
-    return values[name] === undefined || values[name] === null ? NOT_SET : values[name];
+    const found = find(whole[1]!);
+    return found === undefined ? text : found;
   }
   return text.replace(PLACEHOLDER, (placeholder, name: string) => {
-    if (name.startsWith("prefect.") || name.startsWith("$")) return placeholder;
-    const found = values[name];
-    if (found === undefined || found === null) return placeholder;
+    const found = find(name);
+    if (found === undefined) return placeholder;
+    if (found === NOT_SET || found === null) return "";
     return typeof found === "string" ? found : JSON.stringify(found);
   });
 }
