@@ -20,7 +20,7 @@
  * script fails if one imports zod itself, or calls `import()` other than through core's
  * `importModule` (code from a V8 cache cannot, on Node 20).
  */
-import { build } from "esbuild";
+import { build, transform } from "esbuild";
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,6 +30,14 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PACKAGES = ["core", "sdk", "worker"];
 /** Only core carries a dependency inside its bundle; everything else is imported by name. */
 const INLINED = { core: ["zod"] };
+const BUNDLE_BANNER = [
+  'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;',
+  "var __bundleResolve = (specifier) => {",
+  '  const resolve = globalThis[Symbol.for("baton.bundleResolvers")]?.[__filename];',
+  '  if (resolve === undefined) throw new Error(`${__filename} was not loaded through its bundle.mjs, so import.meta.resolve(${JSON.stringify(specifier)}) has no folder to resolve from`);',
+  "  return resolve(specifier);",
+  "};",
+].join("\n");
 /** The one place a bundled package may call import(): the hook's fallback outside bundles. */
 const IMPORT_ALLOWED = new Set(["packages/core/dist/import-module.js"]);
 
@@ -45,11 +53,24 @@ for (const name of PACKAGES) {
     minify: false,
     legalComments: "inline",
     metafile: true,
-    logLevel: "warning",
+    // Warnings fail the build (below): e.g. an `import.meta` property other than url, which a
+    // CommonJS file does not have.
+    logLevel: "silent",
     plugins: [importsByName(INLINED[name] ?? []), withoutZodLocales()],
   };
-  const result = await build({ ...common, format: "cjs", outfile: join(dir, "dist/bundle.cjs") });
-  checkImports(name, result.metafile);
+  const result = await build({
+    ...common,
+    format: "cjs",
+    outfile: join(dir, "dist/bundle.cjs"),
+    // import.meta.url is the bundle's own URL, and import.meta.resolve resolves from its folder
+    // (through the facade's own, which the loader keeps), as in each module of the plain build.
+    banner: { js: BUNDLE_BANNER },
+    define: { "import.meta.url": "__bundleUrl", "import.meta.resolve": "__bundleResolve" },
+  });
+  if (result.warnings.length > 0) {
+    throw new Error(`packages/${name}: ${result.warnings.map((w) => `${w.location?.file ?? ""}:${w.location?.line ?? ""} ${w.text}`).join("; ")}`);
+  }
+  await checkImports(name, result.metafile);
   // The names to re-export, as esbuild lists them for the same entry as an ES module.
   const esm = await build({ ...common, format: "esm", outfile: join(dir, "dist/bundle-names.js"), write: false });
   const exportNames = Object.values(esm.metafile.outputs).flatMap((output) => output.exports);
@@ -69,7 +90,7 @@ function facade(name, exportNames, dependencies) {
     "// Written by scripts/bundle-packages.mjs: loads bundle.cjs (with its V8 code cache) and re-exports it.",
     ...dependencies.map((dependency) => `import "${dependency}";`),
     `import { loadBundle } from "${loader}";`,
-    `const bundle = loadBundle(new URL("./bundle.cjs", import.meta.url));`,
+    `const bundle = loadBundle(new URL("./bundle.cjs", import.meta.url), (specifier) => import.meta.resolve(specifier));`,
     `export const { ${exportNames.join(", ")} } = bundle;`,
     "",
   ];
@@ -85,7 +106,7 @@ function bundledDependencies(metafile) {
   return [...new Set(names)];
 }
 
-function checkImports(name, metafile) {
+async function checkImports(name, metafile) {
   const outputs = Object.values(metafile.outputs);
   const zodImports = outputs.flatMap((output) => output.imports).filter((i) => i.external && /^zod(\/|$)/.test(i.path));
   if (zodImports.length > 0) {
@@ -93,15 +114,13 @@ function checkImports(name, metafile) {
   }
   for (const input of Object.keys(metafile.inputs)) {
     if (!input.startsWith(`packages/${name}/dist/`) || IMPORT_ALLOWED.has(input)) continue;
-    const code = withoutComments(readFileSync(join(ROOT, input), "utf8"));
-    if (/(?<![\w$.])import\s*\(/.test(code)) {
+    // esbuild drops the comments; what is left of "import(" is a call (or, rarely, a string
+    // that says it, which is reworded then).
+    const { code } = await transform(readFileSync(join(ROOT, input), "utf8"), { loader: "js", minifyWhitespace: true, legalComments: "none" });
+    if (/(?<![\w$.])import\(/.test(code)) {
       throw new Error(`${input} calls import(); use importModule from @baton/core (a bundle loaded from a V8 code cache cannot import on Node 20)`);
     }
   }
-}
-
-function withoutComments(code) {
-  return code.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
 }
 
 /** Every bare import (`@baton/core`, `pg`, `tsx/esm/api`) stays an import, except the packages inlined here. */

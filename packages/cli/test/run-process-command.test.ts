@@ -40,22 +40,27 @@ describe("the flow run process command", () => {
       const sdk = await import("@baton/sdk");
       await import("@baton/worker");
       const require = createRequire(import.meta.url);
-      const loader = names.every((name) => require.resolve(name).endsWith("/dist/bundle.cjs")) ? await import("@baton/core/bundle-loader") : undefined;
+      // Imported in both cases: without the condition nothing may have gone through it.
+      const loader = await import("@baton/core/bundle-loader");
+      const bundledRequire = names.every((name) => require.resolve(name).endsWith("/dist/bundle.cjs"));
       console.log(JSON.stringify({
         resolved: names.map((name) => import.meta.resolve(name)),
-        loaded: loader?.loadedBundles().map((bundle) => bundle.file) ?? [],
+        loaded: loader.loadedBundles().map((bundle) => bundle.file),
+        bundledRequire,
         // The SDK's errors are core's classes, not a copy bundled into the SDK.
         sameApiError: sdk.ApiError === core.ApiError,
         zodWorks: core.z.object({ n: core.z.number() }).safeParse({ n: "x" }).success,
       }));`;
-    const bundled = JSON.parse(await nodeEval(["--conditions=baton-bundle"], script)) as { resolved: string[]; loaded: string[]; sameApiError: boolean; zodWorks: boolean };
+    const bundled = JSON.parse(await nodeEval(["--conditions=baton-bundle"], script)) as { resolved: string[]; loaded: string[]; bundledRequire: boolean; sameApiError: boolean; zodWorks: boolean };
+    expect(bundled.bundledRequire).toBe(true);
     expect(bundled.resolved.map((url) => fileURLToPath(url))).toEqual(FACADES);
     // Each CommonJS bundle went through the loader once, dependencies first.
     expect(bundled.loaded).toEqual(BUNDLES);
     expect(bundled.sameApiError).toBe(true);
     expect(bundled.zodWorks).toBe(false);
 
-    const plain = JSON.parse(await nodeEval([], script)) as { resolved: string[]; loaded: string[]; sameApiError: boolean };
+    const plain = JSON.parse(await nodeEval([], script)) as { resolved: string[]; loaded: string[]; bundledRequire: boolean; sameApiError: boolean };
+    expect(plain.bundledRequire).toBe(false);
     expect(plain.resolved.every((url) => url.endsWith("/dist/index.js"))).toBe(true);
     expect(plain.loaded).toEqual([]);
     expect(plain.sameApiError).toBe(true);

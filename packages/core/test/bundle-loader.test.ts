@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -20,6 +20,7 @@ globalThis.evaluations = (globalThis.evaluations ?? 0) + 1;
 exports.sep = sep;
 exports.filename = __filename;
 exports.importSep = () => globalThis[Symbol.for("baton.importModule")]("node:path").then((m) => m.sep);
+exports.resolved = () => globalThis[Symbol.for("baton.bundleResolvers")][__filename]("some-package");
 `;
 
 let dir: string;
@@ -35,6 +36,7 @@ interface Report {
   cache: string[];
   sep: string | number;
   importedSep: string;
+  resolved: string;
   filename: string;
   sameExports: boolean;
   evaluations: number;
@@ -47,13 +49,14 @@ async function loadInProcess(bundleFolder: string): Promise<Report> {
     import { createRequire } from "node:module";
     import { loadBundle, loadedBundles } from ${JSON.stringify(LOADER)};
     const url = new URL(${JSON.stringify(pathToFileURL(file).href)});
-    const first = loadBundle(url);
+    const first = loadBundle(url, (specifier) => "resolved:" + specifier);
     const again = loadBundle(url);
     const required = createRequire(import.meta.url)(${JSON.stringify(file)});
     console.log(JSON.stringify({
       cache: loadedBundles().map((b) => b.cache),
       sep: first.sep,
       importedSep: await first.importSep(),
+      resolved: first.resolved(),
       filename: first.filename,
       sameExports: first === again && first === required,
       evaluations: globalThis.evaluations,
@@ -69,6 +72,8 @@ describe("loadBundle", () => {
     const folder = bundleDir();
     const first = await loadInProcess(folder);
     expect(first).toMatchObject({ cache: ["missing"], sep: "/", importedSep: "/", filename: join(folder, "bundle.cjs"), sameExports: true, evaluations: 1 });
+    // The facade's import.meta.resolve, kept for the bundle's own.
+    expect(first.resolved).toBe("resolved:some-package");
     expect(cacheFiles(folder)).toHaveLength(1);
 
     const second = await loadInProcess(folder);
@@ -96,6 +101,18 @@ describe("loadBundle", () => {
     writeFileSync(join(folder, cache!), "not a V8 code cache");
     const rejected = await loadInProcess(folder);
     expect(rejected).toMatchObject({ cache: ["rejected"], sep: "/", importedSep: "/" });
+    expect((await loadInProcess(folder)).cache).toEqual(["used"]);
+  });
+
+  it("compiles from source, and replaces the cache, when the cache's bytes are damaged", async () => {
+    const folder = bundleDir();
+    await loadInProcess(folder);
+    const [cache] = cacheFiles(folder);
+    const bytes = readFileSync(join(folder, cache!));
+    // Past the checksum: Node 20 would run damaged V8 data (and may crash) if it got it.
+    bytes[bytes.length - 8] = bytes[bytes.length - 8]! ^ 0xff;
+    writeFileSync(join(folder, cache!), bytes);
+    expect(await loadInProcess(folder)).toMatchObject({ cache: ["rejected"], sep: "/", importedSep: "/" });
     expect((await loadInProcess(folder)).cache).toEqual(["used"]);
   });
 

@@ -19,6 +19,7 @@ describe("renderJobConfiguration", () => {
         count: "{{ count }}",
         nested: { list: ["{{ count }}", "{{ missing }}"], block: "{{ prefect.blocks.secret.x }}", home: "{{ $HOME }}", unsetEnv: "{{ $NOPE }}" },
         deep: "{{ image.tag }}",
+        indexed: "{{ args[1] }}-{{ args.0 }}",
         gone: "{{ missing }}",
         cleared: "{{ cleared }}",
       },
@@ -30,6 +31,7 @@ describe("renderJobConfiguration", () => {
           missing: { type: "string" },
           cleared: { type: "string", default: "x" },
           image: { type: "object", default: { tag: "v1" } },
+          args: { type: "array", default: ["a", "b"] },
         },
       },
     };
@@ -38,8 +40,9 @@ describe("renderJobConfiguration", () => {
       // A placeholder without a value inside a longer string becomes nothing, as in Prefect.
       name: "run-etl-",
       count: 3,
-      nested: { list: [3], block: "{{ prefect.blocks.secret.x }}", home: "/home/w" },
+      nested: { list: [3], block: "{{ prefect.blocks.secret.x }}", home: "/home/w", unsetEnv: "" },
       deep: "v1",
+      indexed: "b-a",
       // A variable set to null keeps its key (Prefect's None).
       cleared: null,
     });

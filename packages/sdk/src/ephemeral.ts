@@ -88,7 +88,7 @@ async function ephemeralSession(): Promise<ApiSession> {
 
 async function startEphemeralServer() {
   // Loaded only here, so that a script talking to a remote server never loads the server code.
-  const { startServer, loadConfig } = await importModule<typeof import("@baton/server")>("@baton/server");
+  const { startServer, loadConfig } = await importModule<typeof import("@baton/server")>(import.meta.resolve("@baton/server"));
   const config = loadConfig();
   const sqlitePath = /^(?:sqlite|file):(.+)$/.exec(config.databaseUrl)?.[1];
   if (sqlitePath !== undefined && sqlitePath !== ":memory:") {

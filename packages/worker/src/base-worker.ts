@@ -210,10 +210,10 @@ export abstract class BaseWorker {
   /**
    * The job configuration for a run: the pool's base job template rendered with the run's job
    * variables (the deployment's, overridden by the run's own), defaults from the template, and
-   * `{{ $NAME }}` from this worker's environment.
+   * `{{ $NAME }}` from `environment` (the one the run's process starts from).
    */
-  protected jobConfiguration(flowRun: FlowRun): Record<string, unknown> {
-    return renderJobConfiguration(this.workPool?.base_job_template ?? {}, flowRun.job_variables ?? {}, process.env);
+  protected jobConfiguration(flowRun: FlowRun, environment: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+    return renderJobConfiguration(this.workPool?.base_job_template ?? {}, flowRun.job_variables ?? {}, environment);
   }
 
   /** Claims due runs, in the order the server lists them, while this worker has room. */

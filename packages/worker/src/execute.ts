@@ -114,7 +114,7 @@ export async function loadFlow(entrypoint: string, path: string | undefined, cwd
 
   // Plain JavaScript needs no loader (nor the cost of loading tsx); TypeScript goes through tsx, registered once.
   if (TYPESCRIPT.test(file) && unregisterTsx === undefined) {
-    const { register } = await importModule<typeof import("tsx/esm/api")>("tsx/esm/api");
+    const { register } = await importModule<typeof import("tsx/esm/api")>(import.meta.resolve("tsx/esm/api"));
     unregisterTsx ??= register();
   }
   let module: Record<string, unknown>;

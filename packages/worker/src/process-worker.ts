@@ -95,7 +95,7 @@ export class ProcessWorker extends BaseWorker {
 
   protected async executeRun(flowRun: FlowRun): Promise<void> {
     const [file, ...args] = this.command as [string, ...string[]];
-    const job = this.jobConfiguration(flowRun);
+    const job = this.jobConfiguration(flowRun, this.env);
     const jobEnv = stringRecord(job["env"]);
     const workingDir = job["working_dir"];
     if (typeof job["command"] === "string" && job["command"].trim() !== "") {
@@ -312,8 +312,14 @@ function describeExit(exit: Exit): string {
   return exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code}`;
 }
 
-/** `job_variables.env`: string values only, as a process environment takes. */
+/** The job configuration's `env` as a process environment takes it: text values; numbers and booleans as text; others dropped. */
 function stringRecord(value: unknown): Record<string, string> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return {};
-  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+  const entries: Array<[string, string]> = [];
+  for (const [name, item] of Object.entries(value)) {
+    // A number or boolean (a template's `{{ workers }}` with an integer default) as its text, as Prefect does.
+    if (typeof item === "string") entries.push([name, item]);
+    else if (typeof item === "number" || typeof item === "boolean") entries.push([name, String(item)]);
+  }
+  return Object.fromEntries(entries);
 }

@@ -77,9 +77,9 @@ for (const dialect of DIALECTS) {
       writeFileSync(certs, "");
       const template = processBaseJobTemplate();
       const env = template.variables["properties"] as Record<string, Record<string, unknown>>;
-      env["env"]!["default"] = { FROM_POOL: "pool", NODE_EXTRA_CA_CERTS: "" };
+      env["env"]!["default"] = { FROM_POOL: "pool", NODE_EXTRA_CA_CERTS: "", WORKERS: 4 };
       await t.client.request("POST", "/work_pools/", { name: "env", type: "process", base_job_template: template });
-      const names = ["FROM_WORKER", "FROM_POOL", "FROM_JOB", "NODE_EXTRA_CA_CERTS"];
+      const names = ["FROM_WORKER", "FROM_POOL", "FROM_JOB", "NODE_EXTRA_CA_CERTS", "WORKERS"];
       const plain = await deploy(t.client, { pool: "env", exportName: "environment", flowName: "environment", parameters: { names } });
       const own = await t.client.request<Deployment>("POST", "/deployments/", {
         name: "environment-own-env",
@@ -96,9 +96,9 @@ for (const dialect of DIALECTS) {
 
       const [a, b] = await Promise.all([fromPool, fromJob].map((run) => waitForState(t.client, run.id, ["COMPLETED", "FAILED", "CRASHED"], 30_000, outputs)));
       expect(a!.state_type, outputs()).toBe("COMPLETED");
-      expect(a!.state?.data).toEqual({ type: "json", value: { FROM_WORKER: "worker", FROM_POOL: "pool", FROM_JOB: null, NODE_EXTRA_CA_CERTS: "" } });
+      expect(a!.state?.data).toEqual({ type: "json", value: { FROM_WORKER: "worker", FROM_POOL: "pool", FROM_JOB: null, NODE_EXTRA_CA_CERTS: "", WORKERS: "4" } });
       // The deployment's env replaces the template's default whole, as in Prefect.
-      expect(b!.state?.data).toEqual({ type: "json", value: { FROM_WORKER: "worker", FROM_POOL: null, FROM_JOB: "job", NODE_EXTRA_CA_CERTS: certs } });
+      expect(b!.state?.data).toEqual({ type: "json", value: { FROM_WORKER: "worker", FROM_POOL: null, FROM_JOB: "job", NODE_EXTRA_CA_CERTS: certs, WORKERS: null } });
       expect(worker.output()).toContain(`NODE_EXTRA_CA_CERTS is set (${certs}, 0 KB)`);
       expect(worker.output()).toContain('{"env": {"NODE_EXTRA_CA_CERTS": ""}}');
     }, 60_000);

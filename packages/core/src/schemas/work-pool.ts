@@ -391,8 +391,10 @@ const NOT_SET = Symbol("not set");
  * string that is one placeholder (`"{{ env }}"`) takes the variable's value as it is (an
  * object stays an object), and the key is left out when the variable has no value;
  * placeholders inside a longer string are replaced by the value's text, or by nothing.
- * `{{ a.b }}` reads a nested value, `{{ $NAME }}` the variable NAME of `environment` (the
- * worker's). Block and variable references (`{{ prefect.* }}`) are left as written.
+ * `{{ a.b }}` and `{{ a[0] }}` read nested values, `{{ $NAME }}` the variable NAME of
+ * `environment` (the worker's; "" when unset). Block and variable references
+ * (`{{ prefect.* }}`) are left as written: this server has neither. Inside a longer string a
+ * value is written as JavaScript writes it (`true`, JSON for objects), not as Python would.
  *
  * An empty template (a pool created with `{}`) renders to the run's job variables themselves.
  *
@@ -421,11 +423,14 @@ export function renderJobConfiguration(
 /** A placeholder's value; NOT_SET when it has none, undefined for one left as written. */
 function lookup(name: string, values: Record<string, unknown>, environment: Record<string, string | undefined>): unknown {
   if (name.startsWith("prefect.")) return undefined;
-  if (name.startsWith("$")) return environment[name.slice(1)] ?? NOT_SET;
+  // An unset environment variable is "" (Prefect renders these as text, even alone).
+  if (name.startsWith("$")) return environment[name.slice(1)] ?? "";
   let value: unknown = values;
-  for (const part of name.split(".")) {
-    if (!isObject(value) || !(part in value)) return NOT_SET;
-    value = value[part];
+  // `a.b`, `a[0]` and `a.0`.
+  for (const part of name.replace(/\[(\d+)\]/g, ".$1").split(".")) {
+    if (Array.isArray(value) && /^\d+$/.test(part) && Number(part) < value.length) value = value[Number(part)];
+    else if (isObject(value) && part in value) value = value[part];
+    else return NOT_SET;
   }
   return value === undefined ? NOT_SET : value;
 }
