@@ -19,7 +19,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_POSTGRES_URL, prepareDatabase } from "./lib/bench-database.js";
-import { createClient, type JsonClient } from "./lib/http-client.js";
+import { createClient, ok, type JsonClient } from "./lib/http-client.js";
 import { extraCaCerts, extraCaCertsEnv, nodeStartCpuMs, parseExtraCaCerts } from "./lib/machine-speed.js";
 import { sampleProcess } from "./lib/proc-stats.js";
 import { startServerChild } from "./lib/server-process.js";
@@ -228,12 +228,6 @@ function format(r: Result): string {
     ["server CPU per run", ms(r.serverCpuMsPerRun)],
   ];
   return rows.map(([k, v]) => `${k.padEnd(18)} ${v}`).join("\n");
-}
-
-async function ok(response: Promise<{ status: number; body: unknown; text: string }>): Promise<unknown> {
-  const r = await response;
-  if (r.status < 200 || r.status > 299) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 300)}`);
-  return r.body;
 }
 
 function mean(values: number[]): number {

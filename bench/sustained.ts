@@ -20,7 +20,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_POSTGRES_URL, prepareDatabase, serverBuild } from "./lib/bench-database.js";
-import { createClient, type JsonClient } from "./lib/http-client.js";
+import { createClient, ok, type JsonClient } from "./lib/http-client.js";
 import { extraCaCerts, extraCaCertsEnv, nodeStartCpuMs, parseExtraCaCerts } from "./lib/machine-speed.js";
 import { sampleMachine, sampleProcess, sampleProcesses, cpuSecondsBetween, type MachineSample } from "./lib/proc-stats.js";
 import { latency, type Latency } from "./lib/report.js";
@@ -564,12 +564,6 @@ function sampleOnce(serverPid: number, executorPid: number): Sample {
 function machinePercent(start: MachineSample | undefined, end: MachineSample | undefined): { busyPercent: number; cores: number } | null {
   if (!start || !end || end.totalTicks === start.totalTicks) return null;
   return { busyPercent: round((100 * (end.busyTicks - start.busyTicks)) / (end.totalTicks - start.totalTicks), 1), cores: end.cores };
-}
-
-async function ok(response: Promise<{ status: number; body: unknown; text: string }>): Promise<unknown> {
-  const r = await response;
-  if (r.status < 200 || r.status > 299) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 300)}`);
-  return r.body;
 }
 
 async function until(check: () => Promise<boolean>, seconds: number): Promise<void> {

@@ -9,6 +9,13 @@ export interface JsonResponse {
   text: string;
 }
 
+/** The body of a 2xx answer; anything else throws with the status and the start of the text. */
+export async function ok(response: Promise<JsonResponse>): Promise<unknown> {
+  const r = await response;
+  if (r.status < 200 || r.status > 299) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 300)}`);
+  return r.body;
+}
+
 /** POSTs JSON below the server's `/api` URL over keep-alive connections. */
 export interface JsonClient {
   post(path: string, body: unknown): Promise<JsonResponse>;
