@@ -140,7 +140,11 @@ export abstract class BaseWorker {
   private async pollLoop(): Promise<void> {
     while (!this.closed) {
       await this.guard("heartbeat", async () => {
-        if (Date.now() - this.lastHeartbeat >= this.heartbeatSeconds * 1000) await this.heartbeat();
+        if (Date.now() - this.lastHeartbeat < this.heartbeatSeconds * 1000) return;
+        await this.heartbeat();
+        // Read again with each heartbeat, so that a change to the pool's base job template
+        // applies to the runs claimed after it (start() has just read it).
+        this.workPool = await this.client.request<WorkPool>("GET", this.poolPath);
       });
       await this.guard("checking for work to stop", () => this.onPoll());
       if (!this.draining) await this.guard("polling for flow runs", () => this.claimDueRuns());
@@ -176,9 +180,8 @@ export abstract class BaseWorker {
   }
 
   private async ensureWorkPool(): Promise<WorkPool> {
-    const path = `/work_pools/${encodeURIComponent(this.workPoolName)}`;
     try {
-      return await this.client.request<WorkPool>("GET", path);
+      return await this.client.request<WorkPool>("GET", this.poolPath);
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 404)) throw error;
     }
@@ -188,23 +191,21 @@ export abstract class BaseWorker {
       return pool;
     } catch (error) {
       // Another worker created it at the same moment.
-      if (error instanceof ApiError && error.status === 409) return this.client.request<WorkPool>("GET", path);
+      if (error instanceof ApiError && error.status === 409) return this.client.request<WorkPool>("GET", this.poolPath);
       throw error;
     }
   }
 
-  /**
-   * Tells the server this worker is alive, and reads the pool again, so that a change to its
-   * base job template applies to the runs claimed after the next heartbeat.
-   */
   private async heartbeat(): Promise<void> {
     this.lastHeartbeat = Date.now();
-    const path = `/work_pools/${encodeURIComponent(this.workPoolName)}`;
-    await this.client.request("POST", `${path}/workers/heartbeat`, {
+    await this.client.request("POST", `${this.poolPath}/workers/heartbeat`, {
       name: this.name,
       heartbeat_interval_seconds: Math.max(1, Math.round(this.heartbeatSeconds)),
     });
-    this.workPool = await this.client.request<WorkPool>("GET", path);
+  }
+
+  private get poolPath(): string {
+    return `/work_pools/${encodeURIComponent(this.workPoolName)}`;
   }
 
   /**
@@ -221,7 +222,7 @@ export abstract class BaseWorker {
     let room = this.limit === undefined ? Infinity : this.limit - this.active.size;
     if (room <= 0) return;
     const scheduledBefore = new Date(Date.now() + this.prefetchSeconds * 1000).toISOString();
-    const due = await this.client.request<WorkerFlowRunResponse[]>("POST", `/work_pools/${encodeURIComponent(this.workPoolName)}/get_scheduled_flow_runs`, {
+    const due = await this.client.request<WorkerFlowRunResponse[]>("POST", `${this.poolPath}/get_scheduled_flow_runs`, {
       scheduled_before: scheduledBefore,
       ...(this.workQueueNames ? { work_queue_names: this.workQueueNames } : {}),
       ...(room === Infinity ? {} : { limit: Math.min(room, MAX_SCHEDULED_RUNS) }),
