@@ -338,6 +338,8 @@ export function processBaseJobTemplate(): { job_configuration: Record<string, st
 }
 
 const PLACEHOLDER = /\{\{\s*([\w.\-[\]$]+)\s*\}\}/g;
+/** A string that is one placeholder and nothing else. */
+const WHOLE_PLACEHOLDER = new RegExp(`^${PLACEHOLDER.source}$`);
 
 /**
  * The job-template variables `value` refers to as `{{ name }}`, in order of first use.
@@ -448,7 +450,7 @@ function renderValue(value: unknown, find: (name: string) => unknown): unknown {
 }
 
 function renderString(text: string, find: (name: string) => unknown): unknown {
-  const whole = /^\{\{\s*([\w.\-[\]$]+)\s*\}\}$/.exec(text);
+  const whole = WHOLE_PLACEHOLDER.exec(text);
   if (whole) {
     const found = find(whole[1]!);
     return found === undefined ? text : found;
