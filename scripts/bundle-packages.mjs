@@ -79,7 +79,7 @@ for (const name of PACKAGES) {
   // Caches of an earlier build are for another text (bundle-loader.ts would not read them), and
   // bundle.js was the ES module bundle of earlier builds.
   for (const file of readdirSync(join(dir, "dist"))) {
-    if (/\.v8cache(\.\d+\.tmp)?$/.test(file) || file === "bundle.js") rmSync(join(dir, "dist", file));
+    if (/\.v8cache(\.[0-9a-f]+\.tmp)?$/.test(file) || file === "bundle.js") rmSync(join(dir, "dist", file));
   }
 }
 
