@@ -4,15 +4,18 @@ import swaggerUi from "@fastify/swagger-ui";
 import { BATON_VERSION } from "@baton/core";
 import type { ServerConfig } from "./config.js";
 import type { Database } from "./db/database.js";
+import { registerCollectionRoutes } from "./api/collections.js";
 import { registerDeploymentRoutes } from "./api/deployments.js";
 import { registerDeploymentScheduleRoutes } from "./api/deployment-schedules.js";
 import { installErrorHandling } from "./api/errors.js";
 import { registerFlowRoutes } from "./api/flows.js";
 import { registerFlowRunRoutes } from "./api/flow-runs.js";
+import { registerFlowRunGraphRoutes } from "./api/flow-run-graphs.js";
 import { registerEventRoutes } from "./api/events.js";
 import { registerLogRoutes } from "./api/logs.js";
 import { registerRootRoutes } from "./api/root.js";
 import { ApiRouter } from "./api/route.js";
+import { registerSavedSearchRoutes } from "./api/saved-searches.js";
 import { registerStateRoutes } from "./api/states.js";
 import { registerTaskRunRoutes } from "./api/task-runs.js";
 import { registerUiRoutes } from "./api/ui.js";
@@ -43,6 +46,7 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   registerRootRoutes(context);
   registerFlowRoutes(context);
   registerFlowRunRoutes(context);
+  registerFlowRunGraphRoutes(context);
   registerTaskRunRoutes(context);
   registerStateRoutes(context);
   registerDeploymentRoutes(context);
@@ -51,6 +55,8 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   registerEventRoutes(context);
   registerWorkPoolRoutes(context);
   registerWorkQueueRoutes(context);
+  registerSavedSearchRoutes(context);
+  registerCollectionRoutes(context);
   registerUiRoutes(context);
 
   const document = router.openApiDocument({ title: "Baton API", version: BATON_VERSION });

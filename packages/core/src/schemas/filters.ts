@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DateTime, Id, Int32 } from "../primitives.js";
-import { StateType } from "../states.js";
+import { StateCreate, StateType } from "../states.js";
 import { lazySchema } from "../lazy-schema.js";
 
 /**
@@ -208,3 +208,23 @@ export function paginationResponse<T extends z.ZodTypeAny>(item: T) {
     page: z.number().int(),
   });
 }
+
+/** `POST /task_runs/history`: the flow run history's body, counted over task runs. */
+export const TaskRunHistoryBody = FlowRunHistoryBody;
+
+/** `POST /flow_runs/lateness`: which runs to average over. */
+export const FlowRunLatenessBody = FlowRunCountBody;
+
+export const FlowRunBulkSetStateBody = lazySchema(() =>
+  z.strictObject({
+    flow_runs: FlowRunFilter.nullish(),
+    state: StateCreate,
+    force: z.boolean().default(false),
+    limit: z.number().int().min(1).max(50).default(50),
+  }));
+
+export const FlowBulkDeleteBody = lazySchema(() =>
+  z.strictObject({
+    flows: FlowFilter.nullish(),
+    limit: z.number().int().min(1).max(50).default(50),
+  }));

@@ -4,7 +4,9 @@ import {
   FlowRunCountBody,
   FlowRunCreate,
   FlowRunFilterBody,
-  FlowRunHistoryBody,
+  FlowRunBulkSetStateBody,
+  FlowRunLatenessBody,
+  Labels,
   FlowRunPaginateBody,
   FlowRunUpdate,
   HistoryInterval,
@@ -22,7 +24,10 @@ import {
   deleteFlowRun,
   deleteFlowRuns,
   filterFlowRuns,
-  flowRunHistory,
+  runHistory,
+  averageLateness,
+  matchingFlowRunIds,
+  mergeFlowRunLabels,
   flowRunFromRow,
   newFlowRunRow,
   readFlowRun,
@@ -36,10 +41,17 @@ import { createRunWithState } from "../orchestration/create-run.js";
 import type { Selectable } from "kysely";
 import type { FlowRunTable } from "../db/schema.js";
 import type { ApiContext } from "./context.js";
+import { HistoryRequestBody } from "./history.js";
+import { streamRunLogsCsv } from "./logs-download.js";
 import { registerQueryRoutes } from "./query-routes.js";
 import { IdParams } from "./params.js";
 
-export function registerFlowRunRoutes({ router, db }: ApiContext): void {
+export function registerFlowRunRoutes(context: ApiContext): void {
+  registerFlowRunResourceRoutes(context);
+  registerFlowRunExtraRoutes(context);
+}
+
+function registerFlowRunResourceRoutes({ router, db }: ApiContext): void {
   router.route({
     method: "POST",
     path: "/flow_runs/",
@@ -109,16 +121,10 @@ export function registerFlowRunRoutes({ router, db }: ApiContext): void {
     path: "/flow_runs/history",
     tag: "Flow Runs",
     summary: "Run counts per state over time buckets",
-    body: FlowRunHistoryBody.refine((b) => Date.parse(b.history_end) > Date.parse(b.history_start), {
-      message: "must be after history_start",
-      path: ["history_end"],
-    }).refine((b) => (Date.parse(b.history_end) - Date.parse(b.history_start)) / 1000 / b.history_interval_seconds <= 500, {
-      message: "too many intervals (at most 500): raise history_interval_seconds",
-      path: ["history_interval_seconds"],
-    }),
+    body: HistoryRequestBody,
     response: z.array(HistoryInterval),
     handler: ({ body }) =>
-      flowRunHistory(db, body, { start: body.history_start, end: body.history_end, intervalSeconds: body.history_interval_seconds }),
+      runHistory(db, "flow_run", body, { start: body.history_start, end: body.history_end, intervalSeconds: body.history_interval_seconds }),
   });
   router.route({
     method: "POST",
@@ -147,6 +153,66 @@ export function registerFlowRunRoutes({ router, db }: ApiContext): void {
       const deleted = await deleteFlowRuns(db, { flow_runs: body.flow_runs }, body.limit);
       if (deleted.length > 0) await db.kysely.deleteFrom("log").where("flow_run_id", "in", deleted).execute();
       return { deleted };
+    },
+  });
+}
+
+/**
+ * The flow run routes beside the basic resource ones: labels, lateness, states set in bulk
+ * and the logs as a file.
+ */
+function registerFlowRunExtraRoutes({ router, db }: ApiContext): void {
+  router.route({
+    method: "PATCH",
+    path: "/flow_runs/{id}/labels",
+    tag: "Flow Runs",
+    summary: "Merge labels into a flow run's labels",
+    params: IdParams,
+    body: Labels,
+    status: 204,
+    handler: async ({ params, body }) => {
+      if (!(await mergeFlowRunLabels(db, params.id, body))) notFound(params.id);
+    },
+  });
+  router.route({
+    method: "POST",
+    path: "/flow_runs/lateness",
+    tag: "Flow Runs",
+    summary: "Average lateness in seconds of the matching flow runs (null when none match)",
+    body: FlowRunLatenessBody,
+    response: z.number().nullable(),
+    handler: ({ body }) => averageLateness(db, body),
+  });
+  router.route({
+    method: "POST",
+    path: "/flow_runs/bulk_set_state",
+    tag: "Flow Runs",
+    summary: "Propose one state to each matching flow run (at most `limit`), each through the orchestration rules",
+    body: FlowRunBulkSetStateBody,
+    response: z.object({ results: z.array(z.object({ flow_run_id: z.string() }).passthrough()) }),
+    handler: async ({ body }) => {
+      const ids = await matchingFlowRunIds(db, { flow_runs: body.flow_runs }, body.limit);
+      const results = [];
+      // One at a time: each transition is its own transaction, as a single set_state is.
+      for (const id of ids) {
+        const result = await setRunState(db, "flow_run", id, body.state, { force: body.force });
+        results.push({ flow_run_id: id, ...result });
+      }
+      return { results };
+    },
+  });
+  router.route({
+    method: "GET",
+    path: "/flow_runs/{id}/logs/download",
+    tag: "Flow Runs",
+    summary: "Download a flow run's logs as a CSV file",
+    params: IdParams,
+    handler: async ({ params, reply }) => {
+      const run = (await readFlowRun(db.kysely, params.id)) ?? notFound(params.id);
+      return reply
+        .type("text/csv; charset=utf-8")
+        .header("content-disposition", `attachment; filename="${run.name.replace(/[^\w.-]/g, "_")}-logs.csv"`)
+        .send(streamRunLogsCsv(db, run.id));
     },
   });
 }

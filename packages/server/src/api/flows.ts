@@ -1,5 +1,6 @@
 import {
   Flow,
+  FlowBulkDeleteBody,
   FlowCountBody,
   FlowCreate,
   FlowFilterBody,
@@ -8,7 +9,7 @@ import {
   ObjectNotFoundError,
 } from "@baton/core";
 import { z } from "zod";
-import { countFlows, createFlow, deleteFlow, filterFlows, readFlow, readFlowByName, updateFlow } from "../db/queries/flows.js";
+import { countFlows, createFlow, deleteFlow, deleteFlows, filterFlows, readFlow, readFlowByName, updateFlow } from "../db/queries/flows.js";
 import type { ApiContext } from "./context.js";
 import { registerQueryRoutes } from "./query-routes.js";
 import { IdParams } from "./params.js";
@@ -68,6 +69,15 @@ export function registerFlowRoutes({ router, db }: ApiContext): void {
     handler: async ({ params }) => {
       if (!(await deleteFlow(db.kysely, params.id))) notFound(params.id);
     },
+  });
+  router.route({
+    method: "POST",
+    path: "/flows/bulk_delete",
+    tag: "Flows",
+    summary: "Delete the flows matching a filter (at most `limit`) with their runs and deployments",
+    body: FlowBulkDeleteBody,
+    response: z.object({ deleted: z.array(z.string()) }),
+    handler: async ({ body }) => ({ deleted: await deleteFlows(db, { flows: body.flows }, body.limit) }),
   });
   registerQueryRoutes(router, {
     base: "/flows",

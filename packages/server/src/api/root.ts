@@ -1,10 +1,11 @@
 import { PREFECT_SERVER_VERSION } from "@baton/core";
 import { sql } from "kysely";
 import { z } from "zod";
+import { describeConfig } from "../config.js";
 import type { ApiContext } from "./context.js";
 
 /** Liveness, readiness, versions and the CSRF token endpoint Prefect's UI calls. */
-export function registerRootRoutes({ router, db }: ApiContext): void {
+export function registerRootRoutes({ router, db, config }: ApiContext): void {
   router.route({ method: "GET", path: "/health", tag: "Root", summary: "Health check", response: z.boolean(), handler: () => true });
   router.route({ method: "GET", path: "/version", tag: "Root", summary: "Server version", response: z.string(), handler: () => PREFECT_SERVER_VERSION });
   router.route({ method: "GET", path: "/hello", tag: "Root", summary: "Say hello", response: z.string(), handler: () => "👋" });
@@ -31,6 +32,14 @@ export function registerRootRoutes({ router, db }: ApiContext): void {
     summary: "Server version",
     response: z.string(),
     handler: () => PREFECT_SERVER_VERSION,
+  });
+  router.route({
+    method: "GET",
+    path: "/admin/settings",
+    tag: "Admin",
+    summary: "The server's settings, as `baton config view` shows them (database passwords masked)",
+    response: z.record(z.string(), z.string()),
+    handler: () => Object.fromEntries(describeConfig(config).map(({ setting, value }) => [setting, value])),
   });
   router.route({
     method: "GET",

@@ -8,18 +8,30 @@ import {
   TaskRunFilterBody,
   TaskRunPaginateBody,
   TaskRunUpdate,
+  HistoryInterval,
 } from "@baton/core";
-import { readFlowRunRow } from "../db/queries/flow-runs.js";
+import { z } from "zod";
+import { readFlowRunRow, runHistory } from "../db/queries/flow-runs.js";
 import { countTaskRuns, deleteTaskRun, filterTaskRuns, newTaskRunRow, readTaskRun, taskRunFromRow, updateTaskRun } from "../db/queries/task-runs.js";
 import { setRunState } from "../orchestration/set-state.js";
 import { createRunWithState } from "../orchestration/create-run.js";
 import type { Selectable } from "kysely";
 import type { TaskRunTable } from "../db/schema.js";
 import type { ApiContext } from "./context.js";
+import { HistoryRequestBody } from "./history.js";
 import { registerQueryRoutes } from "./query-routes.js";
 import { IdParams } from "./params.js";
 
 export function registerTaskRunRoutes({ router, db }: ApiContext): void {
+  router.route({
+    method: "POST",
+    path: "/task_runs/history",
+    tag: "Task Runs",
+    summary: "Task run counts per state over time buckets",
+    body: HistoryRequestBody,
+    response: z.array(HistoryInterval),
+    handler: ({ body }) => runHistory(db, "task_run", body, { start: body.history_start, end: body.history_end, intervalSeconds: body.history_interval_seconds }),
+  });
   router.route({
     method: "POST",
     path: "/task_runs/",

@@ -199,6 +199,14 @@ export interface EventTable {
   follows: string | null;
 }
 
+export interface SavedSearchTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  filters: Json;
+}
+
 export interface MigrationTable {
   version: number;
   name: string;
@@ -219,6 +227,7 @@ export interface DB {
   work_queue: WorkQueueTable;
   worker: WorkerTable;
   event: EventTable;
+  saved_search: SavedSearchTable;
   baton_migration: MigrationTable;
 }
 

@@ -206,8 +206,9 @@ export async function deleteFlowRuns(db: Database, criteria: RunCriteria, limit:
  * history chart asks for. Buckets are computed here rather than in SQL so both dialects share
  * one query.
  */
-export async function flowRunHistory(
+export async function runHistory(
   db: Database,
+  table: "flow_run" | "task_run",
   criteria: RunCriteria,
   range: { start: string; end: string; intervalSeconds: number },
 ): Promise<HistoryInterval[]> {
@@ -216,12 +217,12 @@ export async function flowRunHistory(
   const step = range.intervalSeconds * 1000;
   const bucketCount = Math.max(0, Math.ceil((end - start) / step));
   let query = db.kysely
-    .selectFrom("flow_run")
+    .selectFrom(table)
     .select(["state_type", "state_name", "expected_start_time", "start_time", "total_run_time", "state_timestamp"])
     .where("expected_start_time", ">=", range.start)
     .where("expected_start_time", "<", range.end)
     .where("state_type", "is not", null);
-  for (const cond of criteriaConditions(db.dialect, "flow_run", criteria)) query = query.where(cond);
+  for (const cond of criteriaConditions(db.dialect, table, criteria)) query = query.where(cond);
   const rows = await query.execute();
   const buckets: Array<Map<string, { state_type: StateType; state_name: string; count_runs: number; sum_estimated_run_time: number; sum_estimated_lateness: number }>> =
     Array.from({ length: bucketCount }, () => new Map());
@@ -251,3 +252,44 @@ export async function flowRunHistory(
   }));
 }
 
+
+/**
+ * The average lateness in seconds of the runs matching `criteria` (how long after their
+ * expected start they started, or, for those still waiting, have been waiting), as Prefect's
+ * `/flow_runs/lateness` computes it; null when no run matches.
+ */
+export async function averageLateness(db: Database, criteria: RunCriteria): Promise<number | null> {
+  let query = db.kysely
+    .selectFrom("flow_run")
+    .select(["state_type", "state_timestamp", "total_run_time", "expected_start_time", "start_time"])
+    .where("expected_start_time", "is not", null);
+  for (const cond of criteriaConditions(db.dialect, "flow_run", criteria)) query = query.where(cond);
+  const now = Date.now();
+  let sum = 0;
+  let count = 0;
+  for (const row of await query.execute()) {
+    sum += runTiming(row, now).estimated_start_time_delta;
+    count += 1;
+  }
+  return count === 0 ? null : sum / count;
+}
+
+/** Merges `labels` into the run's labels; false when the run does not exist. */
+export async function mergeFlowRunLabels(db: Database, id: string, labels: Record<string, unknown>): Promise<boolean> {
+  return db.write(async (trx) => {
+    let select = trx.selectFrom("flow_run").select("labels").where("id", "=", id);
+    if (db.dialect.supportsRowLocks) select = select.forUpdate();
+    const row = await select.executeTakeFirst();
+    if (!row) return false;
+    const merged = { ...fromJson<Record<string, unknown>>(row.labels, {}), ...labels };
+    await trx.updateTable("flow_run").set({ labels: toJson(merged), updated: new Date().toISOString() }).where("id", "=", id).execute();
+    return true;
+  });
+}
+
+/** Ids of the flow runs matching `criteria`, oldest first, at most `limit`. */
+export async function matchingFlowRunIds(db: Database, criteria: RunCriteria, limit: number): Promise<string[]> {
+  let select = db.kysely.selectFrom("flow_run").select("id");
+  for (const cond of criteriaConditions(db.dialect, "flow_run", criteria)) select = select.where(cond);
+  return (await select.orderBy("id").limit(limit).execute()).map((r) => r.id);
+}

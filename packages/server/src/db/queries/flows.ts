@@ -57,6 +57,15 @@ export async function deleteFlow(db: Executor, id: string): Promise<boolean> {
   return result.numDeletedRows > 0n;
 }
 
+/** Deletes up to `limit` flows matching `criteria` (their runs and deployments go with them); returns their ids. */
+export async function deleteFlows(db: Database, criteria: RunCriteria, limit: number): Promise<string[]> {
+  let select = db.kysely.selectFrom("flow").select("id");
+  for (const cond of criteriaConditions(db.dialect, "flow", criteria)) select = select.where(cond);
+  const ids = (await select.orderBy("id").limit(limit).execute()).map((r) => r.id);
+  if (ids.length > 0) await db.kysely.deleteFrom("flow").where("id", "in", ids).execute();
+  return ids;
+}
+
 const FLOW_SORTS = {
   CREATED_DESC: ["created", "desc"],
   UPDATED_DESC: ["updated", "desc"],
