@@ -6,6 +6,7 @@ import { configureDeploymentCommand } from "./commands/deployment.js";
 import { configureFlowRunCommand } from "./commands/flow-run.js";
 import { configureFlowCommand } from "./commands/flow.js";
 import { configureServerCommand } from "./commands/server.js";
+import { configureVariableCommand } from "./commands/variable.js";
 import { configureWorkerCommand } from "./commands/worker.js";
 import { configureWorkPoolCommand, configureWorkQueueCommand } from "./commands/work-pool.js";
 import { createContext, DEFAULT_API_URL, type CliContext } from "./context.js";
@@ -40,6 +41,7 @@ export function buildProgram(ctx: CliContext): Command {
   configureWorkPoolCommand(program, ctx);
   configureWorkQueueCommand(program, ctx);
   configureConfigCommand(program, ctx);
+  configureVariableCommand(program, ctx);
   return program;
 }
 

@@ -15,3 +15,4 @@ export * from "./version.js";
 export * from "./zod.js";
 export { lazySchema } from "./lazy-schema.js";
 export { importModule } from "./import-module.js";
+export * from "./schemas/variable.js";

@@ -16,6 +16,7 @@ import { ApiRouter } from "./api/route.js";
 import { registerStateRoutes } from "./api/states.js";
 import { registerTaskRunRoutes } from "./api/task-runs.js";
 import { registerUiRoutes } from "./api/ui.js";
+import { registerVariableRoutes } from "./api/variables.js";
 import { registerWorkPoolRoutes } from "./api/work-pools.js";
 import { registerWorkQueueRoutes } from "./api/work-queues.js";
 
@@ -52,6 +53,7 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   registerWorkPoolRoutes(context);
   registerWorkQueueRoutes(context);
   registerUiRoutes(context);
+  registerVariableRoutes(context);
 
   const document = router.openApiDocument({ title: "Baton API", version: BATON_VERSION });
   app.get(`${API_PREFIX}/openapi.json`, () => document);

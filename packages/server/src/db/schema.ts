@@ -199,6 +199,15 @@ export interface EventTable {
   follows: string | null;
 }
 
+export interface VariableTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  value: Json | null;
+  tags: Json;
+}
+
 export interface MigrationTable {
   version: number;
   name: string;
@@ -220,5 +229,6 @@ export interface DB {
   worker: WorkerTable;
   event: EventTable;
   baton_migration: MigrationTable;
+  variable: VariableTable;
 }
 
