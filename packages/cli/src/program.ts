@@ -7,6 +7,7 @@ import { configureFlowRunCommand } from "./commands/flow-run.js";
 import { configureFlowCommand } from "./commands/flow.js";
 import { configureServerCommand } from "./commands/server.js";
 import { configureVariableCommand } from "./commands/variable.js";
+import { configureArtifactCommand } from "./commands/artifact.js";
 import { configureWorkerCommand } from "./commands/worker.js";
 import { configureWorkPoolCommand, configureWorkQueueCommand } from "./commands/work-pool.js";
 import { createContext, DEFAULT_API_URL, type CliContext } from "./context.js";
@@ -42,6 +43,7 @@ export function buildProgram(ctx: CliContext): Command {
   configureWorkQueueCommand(program, ctx);
   configureConfigCommand(program, ctx);
   configureVariableCommand(program, ctx);
+  configureArtifactCommand(program, ctx);
   return program;
 }
 

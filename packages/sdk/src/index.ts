@@ -44,3 +44,14 @@ export type { FlowRun, TaskRun, State, StateType, StateDetails, Log, Flow } from
 export { variables, type SetVariableOptions } from "./variables.js";
 export { ConflictError } from "@baton/core";
 export type { Variable, JsonValue } from "@baton/core";
+export {
+  createMarkdownArtifact,
+  createTableArtifact,
+  createLinkArtifact,
+  createProgressArtifact,
+  updateProgressArtifact,
+  createImageArtifact,
+  type ArtifactOptions,
+  type TableData,
+} from "./artifacts.js";
+export type { Artifact, ArtifactCollection } from "@baton/core";

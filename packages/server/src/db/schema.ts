@@ -208,6 +208,27 @@ export interface VariableTable {
   tags: Json;
 }
 
+export interface ArtifactColumns {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  type: string | null;
+  description: string | null;
+  data: Json | null;
+  metadata_: Json | null;
+  flow_run_id: string | null;
+  task_run_id: string | null;
+}
+
+export interface ArtifactTable extends ArtifactColumns {
+  key: string | null;
+}
+
+export interface ArtifactCollectionTable extends ArtifactColumns {
+  key: string;
+  latest_id: string;
+}
+
 export interface MigrationTable {
   version: number;
   name: string;
@@ -230,5 +251,7 @@ export interface DB {
   event: EventTable;
   baton_migration: MigrationTable;
   variable: VariableTable;
+  artifact: ArtifactTable;
+  artifact_collection: ArtifactCollectionTable;
 }
 
