@@ -99,6 +99,19 @@ for (const dialect of DIALECTS) {
       expect((await latest("versions")).body.id).toBe(v4.id);
     });
 
+    it("keeps the newest version latest when versions of one key are created at once", async () => {
+      const versions = await Promise.all(Array.from({ length: 12 }, (_, i) => create({ key: "concurrent", data: i })));
+      const newest = versions.map((v) => v.id).sort().at(-1);
+      expect((await latest("concurrent")).body.id).toBe(newest);
+      expect((await server.call<number>("POST", "/artifacts/latest/count", { artifacts: { key: { any_: ["concurrent"] } } })).body).toBe(1);
+      // Deleting them all at once leaves no collection row behind and never a dangling latest.
+      await Promise.all(versions.slice(0, 11).map((v) => server.call("DELETE", `/artifacts/${v.id}`)));
+      const left = versions[11]!;
+      expect((await latest("concurrent")).body.id).toBe(left.id);
+      expect((await server.call("DELETE", `/artifacts/${left.id}`)).status).toBe(204);
+      expect((await server.call<number>("POST", "/artifacts/latest/count", { artifacts: { key: { any_: ["concurrent"] } } })).body).toBe(0);
+    });
+
     it("filters artifacts by key (any_, like_, exists_), type, flow run, task run and related runs; counts", async () => {
       const a = await create({ key: "flt-alpha", type: "markdown", flow_run_id: flowRunId, task_run_id: taskRunId });
       const b = await create({ key: "flt-beta", type: "table", flow_run_id: flowRunId });

@@ -82,7 +82,14 @@ export function createArtifact(db: Database, input: ArtifactCreate): Promise<Art
       await trx
         .insertInto("artifact_collection")
         .values({ id: newId(), created: now, updated: now, key: row.key, latest_id: row.id, ...fields })
-        .onConflict((oc) => oc.column("key").doUpdateSet({ updated: now, latest_id: row.id, ...fields }))
+        // Ids are time-ordered: of versions created at the same time, the newest stays latest
+        // whichever transaction commits last.
+        .onConflict((oc) =>
+          oc
+            .column("key")
+            .doUpdateSet({ updated: now, latest_id: row.id, ...fields })
+            .where(sql<boolean>`artifact_collection.latest_id < ${row.id}`),
+        )
         .execute();
     }
     return artifactFromRow(row);
