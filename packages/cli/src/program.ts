@@ -6,6 +6,8 @@ import { configureDeploymentCommand } from "./commands/deployment.js";
 import { configureFlowRunCommand } from "./commands/flow-run.js";
 import { configureFlowCommand } from "./commands/flow.js";
 import { configureServerCommand } from "./commands/server.js";
+import { configureVariableCommand } from "./commands/variable.js";
+import { configureArtifactCommand } from "./commands/artifact.js";
 import { configureWorkerCommand } from "./commands/worker.js";
 import { configureWorkPoolCommand, configureWorkQueueCommand } from "./commands/work-pool.js";
 import { createContext, DEFAULT_API_URL, type CliContext } from "./context.js";
@@ -40,6 +42,8 @@ export function buildProgram(ctx: CliContext): Command {
   configureWorkPoolCommand(program, ctx);
   configureWorkQueueCommand(program, ctx);
   configureConfigCommand(program, ctx);
+  configureVariableCommand(program, ctx);
+  configureArtifactCommand(program, ctx);
   return program;
 }
 

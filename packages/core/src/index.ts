@@ -16,3 +16,5 @@ export * from "./zod.js";
 export { lazySchema } from "./lazy-schema.js";
 export { importModule } from "./import-module.js";
 export * from "./schemas/saved-search.js";
+export * from "./schemas/variable.js";
+export * from "./schemas/artifact.js";

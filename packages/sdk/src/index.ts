@@ -41,3 +41,17 @@ export {
 } from "./errors.js";
 export { ApiError, ServerUnreachableError, BatonError } from "@baton/core";
 export type { FlowRun, TaskRun, State, StateType, StateDetails, Log, Flow } from "@baton/core";
+export { variables, type SetVariableOptions } from "./variables.js";
+export { ConflictError } from "@baton/core";
+export type { Variable, JsonValue } from "@baton/core";
+export {
+  createMarkdownArtifact,
+  createTableArtifact,
+  createLinkArtifact,
+  createProgressArtifact,
+  updateProgressArtifact,
+  createImageArtifact,
+  type ArtifactOptions,
+  type TableData,
+} from "./artifacts.js";
+export type { Artifact, ArtifactCollection } from "@baton/core";

@@ -19,6 +19,8 @@ import { registerSavedSearchRoutes } from "./api/saved-searches.js";
 import { registerStateRoutes } from "./api/states.js";
 import { registerTaskRunRoutes } from "./api/task-runs.js";
 import { registerUiRoutes } from "./api/ui.js";
+import { registerVariableRoutes } from "./api/variables.js";
+import { registerArtifactRoutes } from "./api/artifacts.js";
 import { registerWorkPoolRoutes } from "./api/work-pools.js";
 import { registerWorkQueueRoutes } from "./api/work-queues.js";
 
@@ -58,6 +60,8 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   registerSavedSearchRoutes(context);
   registerCollectionRoutes(context);
   registerUiRoutes(context);
+  registerVariableRoutes(context);
+  registerArtifactRoutes(context);
 
   const document = router.openApiDocument({ title: "Baton API", version: BATON_VERSION });
   app.get(`${API_PREFIX}/openapi.json`, () => document);

@@ -8,12 +8,12 @@ import type { Database } from "./database.js";
  * become `IN (SELECT ...)` subqueries, so any read can be narrowed by any related filter
  * (flow runs by their flow's tags, flows by their runs' states...) with one code path.
  */
-type Cond = RawBuilder<SqlBool>;
-type Operator = "and_" | "or_";
+export type Cond = RawBuilder<SqlBool>;
+export type Operator = "and_" | "or_";
 
-const FALSE: Cond = sql<SqlBool>`1 = 0`;
+export const FALSE: Cond = sql<SqlBool>`1 = 0`;
 
-function combine(operator: Operator | undefined, conds: Array<Cond | null>): Cond | null {
+export function combine(operator: Operator | undefined, conds: Array<Cond | null>): Cond | null {
   const present = conds.filter((c): c is Cond => c !== null);
   if (present.length === 0) return null;
   if (present.length === 1) return present[0] ?? null;
@@ -22,14 +22,14 @@ function combine(operator: Operator | undefined, conds: Array<Cond | null>): Con
 
 const ref = (column: string) => sql.ref(column);
 
-function anyOf(column: string, values: readonly unknown[] | null | undefined): Cond | null {
+export function anyOf(column: string, values: readonly unknown[] | null | undefined): Cond | null {
   if (values == null) return null;
   if (values.length === 0) return FALSE;
   return sql<SqlBool>`${ref(column)} IN (${sql.join(values)})`;
 }
 
 /** SQL's NOT IN, as Prefect uses it: rows whose value is NULL do not match either. */
-function noneOf(column: string, values: readonly unknown[] | null | undefined): Cond | null {
+export function noneOf(column: string, values: readonly unknown[] | null | undefined): Cond | null {
   if (values == null) return null;
   if (values.length === 0) return sql<SqlBool>`${ref(column)} IS NOT NULL`;
   return sql<SqlBool>`${ref(column)} NOT IN (${sql.join(values)})`;
@@ -40,7 +40,7 @@ function anyOfExpression(expression: RawBuilder<unknown>, values: readonly unkno
   return sql<SqlBool>`${expression} IN (${sql.join(values)})`;
 }
 
-function isNull(column: string, value: boolean | null | undefined): Cond | null {
+export function isNull(column: string, value: boolean | null | undefined): Cond | null {
   if (value == null) return null;
   return value ? sql<SqlBool>`${ref(column)} IS NULL` : sql<SqlBool>`${ref(column)} IS NOT NULL`;
 }
@@ -57,7 +57,7 @@ function timeRange(
   ];
 }
 
-function tagConds(
+export function tagConds(
   d: DialectOps,
   column: string,
   tags: { operator?: Operator; all_?: string[] | null; any_?: string[] | null; is_null_?: boolean | null } | null | undefined,

@@ -207,6 +207,36 @@ export interface SavedSearchTable {
   filters: Json;
 }
 
+export interface VariableTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  value: Json | null;
+  tags: Json;
+}
+
+export interface ArtifactColumns {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  type: string | null;
+  description: string | null;
+  data: Json | null;
+  metadata_: Json | null;
+  flow_run_id: string | null;
+  task_run_id: string | null;
+}
+
+export interface ArtifactTable extends ArtifactColumns {
+  key: string | null;
+}
+
+export interface ArtifactCollectionTable extends ArtifactColumns {
+  key: string;
+  latest_id: string;
+}
+
 export interface MigrationTable {
   version: number;
   name: string;
@@ -229,5 +259,8 @@ export interface DB {
   event: EventTable;
   saved_search: SavedSearchTable;
   baton_migration: MigrationTable;
+  variable: VariableTable;
+  artifact: ArtifactTable;
+  artifact_collection: ArtifactCollectionTable;
 }
 
