@@ -18,3 +18,4 @@ export { importModule } from "./import-module.js";
 export * from "./schemas/saved-search.js";
 export * from "./schemas/variable.js";
 export * from "./schemas/artifact.js";
+export * from "./schemas/flow-run-input.js";

@@ -115,3 +115,25 @@ export class SettingsError extends BatonError {
     super(`Invalid setting ${setting}: ${message}`);
   }
 }
+
+/**
+ * The flow run was suspended (`suspendFlowRun`): its process stops running the flow, which a
+ * worker runs again from the start once someone resumes it. Not a failure.
+ */
+export class FlowRunSuspendedError extends BatonError {
+  override name = "FlowRunSuspendedError";
+  constructor(readonly flowRunId: string) {
+    super(`Flow run ${flowRunId} is suspended; it runs again from the start once resumed`);
+  }
+}
+
+/** A paused flow run was not resumed before its timeout. */
+export class PauseTimeoutError extends BatonError {
+  override name = "PauseTimeoutError";
+  constructor(
+    readonly flowRunId: string,
+    readonly timeoutSeconds: number,
+  ) {
+    super(`Flow run ${flowRunId} was not resumed within ${timeoutSeconds} s of pausing`);
+  }
+}

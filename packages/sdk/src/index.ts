@@ -37,6 +37,8 @@ export {
   MissingResultError,
   InvalidOptionError,
   SettingsError,
+  FlowRunSuspendedError,
+  PauseTimeoutError,
   type RunKind,
 } from "./errors.js";
 export { ApiError, ServerUnreachableError, BatonError } from "@baton/core";
@@ -55,3 +57,4 @@ export {
   type TableData,
 } from "./artifacts.js";
 export type { Artifact, ArtifactCollection } from "@baton/core";
+export { pauseFlowRun, suspendFlowRun, type PauseOptions, type InputSchema } from "./pause.js";

@@ -11,6 +11,7 @@ import { installErrorHandling } from "./api/errors.js";
 import { registerFlowRoutes } from "./api/flows.js";
 import { registerFlowRunRoutes } from "./api/flow-runs.js";
 import { registerFlowRunGraphRoutes } from "./api/flow-run-graphs.js";
+import { registerFlowRunInputRoutes } from "./api/flow-run-inputs.js";
 import { registerEventRoutes } from "./api/events.js";
 import { registerLogRoutes } from "./api/logs.js";
 import { registerRootRoutes } from "./api/root.js";
@@ -49,6 +50,7 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   registerFlowRoutes(context);
   registerFlowRunRoutes(context);
   registerFlowRunGraphRoutes(context);
+  registerFlowRunInputRoutes(context);
   registerTaskRunRoutes(context);
   registerStateRoutes(context);
   registerDeploymentRoutes(context);

@@ -74,7 +74,9 @@ export async function executeFlowRun(options: ExecuteOptions): Promise<ExecuteRe
   // The run as read above: the flow's import in between took milliseconds, and RUNNING is still
   // proposed to the server, which refuses it if the run has moved on meanwhile.
   const outcome = await flow.runExisting(flowRunId, { flowRun: run });
-  return { flowRun: outcome.flowRun, state: outcome.state, ok: outcome.state.type === "COMPLETED" };
+  // A suspended run (PAUSED, to be rescheduled) ends its process cleanly: it is not a crash.
+  const suspended = outcome.state.type === "PAUSED" && outcome.state.state_details.pause_reschedule === true;
+  return { flowRun: outcome.flowRun, state: outcome.state, ok: outcome.state.type === "COMPLETED" || suspended };
 }
 
 async function readDeployment(client: BatonClient, run: FlowRun): Promise<Deployment> {

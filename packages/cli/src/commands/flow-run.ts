@@ -3,7 +3,7 @@ import { Argument, type Command } from "commander";
 import { readFlowNames, readPages, readTaskRunCounts } from "../api.js";
 import { collect, collectStateTypes, parseId, parseLimit } from "../arguments.js";
 import type { CliContext } from "../context.js";
-import { orNotFound } from "../errors.js";
+import { CliError, orNotFound, UsageError } from "../errors.js";
 import { printFlowRunLogs } from "../logs.js";
 import { executeFlowRunCommand } from "./flow-run-execute.js";
 import {
@@ -57,6 +57,30 @@ export function configureFlowRunCommand(program: Command, ctx: CliContext): void
           [5, 6],
         ),
       );
+    });
+
+  flowRun
+    .command("resume")
+    .description("Resume a paused or suspended flow run, with the input it waits for")
+    .addArgument(new Argument("<id>", "flow run id").argParser(parseId))
+    .option("--input <json>", "the input, as a JSON object (checked against the schema the run asked for)")
+    .action(async (id: string, options: { input?: string }) => {
+      let runInput: unknown;
+      if (options.input !== undefined) {
+        try {
+          runInput = JSON.parse(options.input);
+        } catch (error) {
+          throw new UsageError(`--input is not valid JSON: ${(error as Error).message}`);
+        }
+        if (typeof runInput !== "object" || runInput === null || Array.isArray(runInput)) throw new UsageError("--input must be a JSON object");
+      }
+      const result = await orNotFound(
+        ctx.client().request<{ status: string; state: State | null; details: { reason?: string | null } }>("POST", `/flow_runs/${id}/resume`, runInput === undefined ? {} : { run_input: runInput }),
+        "Flow run",
+        id,
+      );
+      if (result.status !== "ACCEPT") throw new CliError(`The flow run was not resumed (${result.status}): ${result.details.reason ?? "no reason given"}`);
+      ctx.stdout.write(`Resumed flow run ${id}: now ${formatState(result.state?.type ?? null, result.state?.name ?? null)}\n`);
     });
 
   flowRun

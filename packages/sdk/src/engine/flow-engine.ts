@@ -3,7 +3,7 @@ import type { FlowRun, State, StateCreate, StateDetails, TaskRun } from "@baton/
 import { taskKeyFor } from "../cache/keys.js";
 import { currentStore, nextDynamicKey, runStore, type FlowRunContext, type RunStore } from "../context.js";
 import { openSession, type ApiSession } from "../ephemeral.js";
-import { FlowRunFailedError, InvalidOptionError, RunAbortedError } from "../errors.js";
+import { FlowRunFailedError, FlowRunSuspendedError, InvalidOptionError, RunAbortedError } from "../errors.js";
 import type { FlowOptions, FlowRunOutcome } from "../flow.js";
 import { resolveFutures } from "../futures.js";
 import { createRunLogger, installPrintCapture, type RunLogger } from "../logger.js";
@@ -181,6 +181,16 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
         { run: target, timeoutSeconds: def.options.timeoutSeconds, controller, pending: ctx.pending },
       );
 
+      if (!attempt.ok && attempt.error instanceof FlowRunSuspendedError) {
+        // Suspended: the run stays PAUSED (to be rescheduled); nothing final is proposed here.
+        const suspended = (await client.readFlowRun(flowRun.id)).state;
+        if (suspended) {
+          onState(suspended);
+          finalState = suspended;
+          failure = attempt.error;
+          break;
+        }
+      }
       let proposal: StateCreate;
       if (attempt.ok) {
         live = { value: attempt.value };
@@ -224,6 +234,9 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
       runHooks(def.options.onCompletion, { flowName: def.name, flowRun, state: finalState, result, error: undefined }, logger, "onCompletion"),
     );
     outcome = { ok: true, result, flowRun, state: finalState };
+  } else if (failure instanceof FlowRunSuspendedError) {
+    logger.info(`Suspended; the flow runs again from the start once the run is resumed`);
+    outcome = { ok: false, error: new FlowRunFailedError(flowRun.id, flowRun.name, finalState, { cause: failure }), flowRun, state: finalState };
   } else {
     if (failure !== undefined) logFailure(logger, failure);
     logger.error(`Finished in state ${describeState(finalState)}`);

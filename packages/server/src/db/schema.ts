@@ -237,6 +237,17 @@ export interface ArtifactCollectionTable extends ArtifactColumns {
   latest_id: string;
 }
 
+export interface FlowRunInputTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  flow_run_id: string;
+  key: string;
+  /** JSON text, stored as sent. */
+  value: string;
+  sender: string | null;
+}
+
 export interface MigrationTable {
   version: number;
   name: string;
@@ -258,6 +269,7 @@ export interface DB {
   worker: WorkerTable;
   event: EventTable;
   saved_search: SavedSearchTable;
+  flow_run_input: FlowRunInputTable;
   baton_migration: MigrationTable;
   variable: VariableTable;
   artifact: ArtifactTable;
