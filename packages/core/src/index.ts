@@ -15,3 +15,6 @@ export * from "./version.js";
 export * from "./zod.js";
 export { lazySchema } from "./lazy-schema.js";
 export { importModule } from "./import-module.js";
+export * from "./schemas/block.js";
+export { blockSchemaChecksum, pythonJsonDumps } from "./blocks/checksum.js";
+export { SYSTEM_BLOCKS, systemBlockChecksum, type SystemBlock } from "./blocks/system.js";

@@ -18,6 +18,7 @@ import { registerTaskRunRoutes } from "./api/task-runs.js";
 import { registerUiRoutes } from "./api/ui.js";
 import { registerWorkPoolRoutes } from "./api/work-pools.js";
 import { registerWorkQueueRoutes } from "./api/work-queues.js";
+import { registerBlockRoutes } from "./api/blocks.js";
 
 export const API_PREFIX = "/api";
 
@@ -51,6 +52,7 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   registerEventRoutes(context);
   registerWorkPoolRoutes(context);
   registerWorkQueueRoutes(context);
+  await registerBlockRoutes(context);
   registerUiRoutes(context);
 
   const document = router.openApiDocument({ title: "Baton API", version: BATON_VERSION });

@@ -1,6 +1,7 @@
 import type { DialectOps } from "../dialect.js";
 import * as m0001 from "./0001-initial.js";
 import * as m0002 from "./0002-work-pools-services.js";
+import * as m0006 from "./0006-blocks.js";
 
 export interface Migration {
   version: number;
@@ -13,4 +14,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "initial", up: m0001.up },
   { version: 2, name: "work-pools-services", up: m0002.up },
+  { version: 6, name: "blocks", up: m0006.up },
 ];
