@@ -41,3 +41,5 @@ export {
 } from "./errors.js";
 export { ApiError, ServerUnreachableError, BatonError } from "@baton/core";
 export type { FlowRun, TaskRun, State, StateType, StateDetails, Log, Flow } from "@baton/core";
+export { defineBlock, type BlockDefinition, type BlockSpec, type SaveOptions } from "./blocks/block.js";
+export { Secret, JSONBlock, StringBlock, DateTimeBlock, type ValueBlock } from "./blocks/system.js";
