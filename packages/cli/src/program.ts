@@ -1,5 +1,6 @@
 import { BATON_VERSION } from "@baton/core";
 import { Command } from "commander";
+import { configureBlockCommand } from "./commands/block.js";
 import { configureConfigCommand } from "./commands/config.js";
 import { configureDeployCommand } from "./commands/deploy.js";
 import { configureDeploymentCommand } from "./commands/deployment.js";
@@ -41,6 +42,7 @@ export function buildProgram(ctx: CliContext): Command {
   configureWorkerCommand(program, ctx);
   configureWorkPoolCommand(program, ctx);
   configureWorkQueueCommand(program, ctx);
+  configureBlockCommand(program, ctx);
   configureConfigCommand(program, ctx);
   configureVariableCommand(program, ctx);
   configureArtifactCommand(program, ctx);

@@ -56,3 +56,8 @@ export class ServerUnreachableError extends BatonError {
     super(`Cannot reach the Baton server at ${url} (${reason}). Is it running? Start it with \`baton server start\`, or set BATON_API_URL.`);
   }
 }
+
+/** A request the server understands but refuses (a protected object): HTTP 403. */
+export class ForbiddenError extends BatonError {
+  override name = "ForbiddenError";
+}

@@ -19,3 +19,6 @@ export * from "./schemas/saved-search.js";
 export * from "./schemas/variable.js";
 export * from "./schemas/artifact.js";
 export * from "./schemas/flow-run-input.js";
+export * from "./schemas/block.js";
+export { blockSchemaChecksum, pythonJsonDumps } from "./blocks/checksum.js";
+export { SYSTEM_BLOCKS, systemBlockChecksum, type SystemBlock } from "./blocks/system.js";

@@ -58,3 +58,5 @@ export {
 } from "./artifacts.js";
 export type { Artifact, ArtifactCollection } from "@baton/core";
 export { pauseFlowRun, suspendFlowRun, type PauseOptions, type InputSchema } from "./pause.js";
+export { defineBlock, type BlockDefinition, type BlockSpec, type SaveOptions } from "./blocks/block.js";
+export { Secret, JSONBlock, StringBlock, DateTimeBlock, type ValueBlock } from "./blocks/system.js";

@@ -24,6 +24,7 @@ import { registerVariableRoutes } from "./api/variables.js";
 import { registerArtifactRoutes } from "./api/artifacts.js";
 import { registerWorkPoolRoutes } from "./api/work-pools.js";
 import { registerWorkQueueRoutes } from "./api/work-queues.js";
+import { registerBlockRoutes } from "./api/blocks.js";
 
 export const API_PREFIX = "/api";
 
@@ -61,6 +62,7 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   registerWorkQueueRoutes(context);
   registerSavedSearchRoutes(context);
   registerCollectionRoutes(context);
+  await registerBlockRoutes(context);
   registerUiRoutes(context);
   registerVariableRoutes(context);
   registerArtifactRoutes(context);

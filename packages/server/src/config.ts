@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { isEncryptionKey } from "./blocks/encryption.js";
 
 /**
  * Every server setting, read once from the environment at boot. A bad value stops the
@@ -42,6 +43,7 @@ const EnvSchema = z.object({
   BATON_SERVER_HOST: z.string().min(1).default("127.0.0.1"),
   BATON_SERVER_PORT: z.coerce.number().int().min(0).max(65535).default(4200),
   BATON_SERVER_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
+  BATON_SERVER_ENCRYPTION_KEY: z.string().refine(isEncryptionKey, { message: "must be 32 bytes written as base64 or as 64 hex digits" }).optional(),
   BATON_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   BATON_SERVER_SERVICES_SCHEDULER_MIN_RUNS: count.default(3),
   BATON_SERVER_SERVICES_SCHEDULER_MAX_RUNS: count.default(100),
@@ -74,6 +76,8 @@ export interface ServerConfig {
   /** Largest request body accepted; larger ones get HTTP 413. */
   bodyLimitBytes: number;
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Key of the block documents' at-rest encryption; unset means the key file `$BATON_HOME/encryption.key`. */
+  encryptionKey: string | undefined;
   /** Each background service: whether it runs, and how often. */
   services: Record<ServiceName, { enabled: boolean; loopSeconds: number }>;
   scheduler: {
@@ -119,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     port: e.BATON_SERVER_PORT,
     bodyLimitBytes: e.BATON_SERVER_BODY_LIMIT_BYTES,
     logLevel: e.BATON_LOG_LEVEL,
+    encryptionKey: e.BATON_SERVER_ENCRYPTION_KEY,
     services: Object.fromEntries(
       SERVICE_NAMES.map((name) => {
         const upper = name.toUpperCase();
@@ -155,6 +160,7 @@ export function describeConfig(config: ServerConfig): Array<{ setting: string; v
     { setting: "BATON_SERVER_PORT", value: String(config.port) },
     { setting: "BATON_SERVER_BODY_LIMIT_BYTES", value: String(config.bodyLimitBytes) },
     { setting: "BATON_LOG_LEVEL", value: config.logLevel },
+    { setting: "BATON_SERVER_ENCRYPTION_KEY", value: config.encryptionKey === undefined ? `(unset: key file ${join(config.home, "encryption.key")})` : "(set)" },
     ...SERVICE_NAMES.flatMap((name) => [
       { setting: `BATON_SERVER_SERVICES_${name.toUpperCase()}_ENABLED`, value: String(config.services[name].enabled) },
       { setting: `BATON_SERVER_SERVICES_${name.toUpperCase()}_LOOP_SECONDS`, value: String(config.services[name].loopSeconds) },

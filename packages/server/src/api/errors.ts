@@ -1,4 +1,4 @@
-import { ConflictError, InvalidInputError, ObjectNotFoundError } from "@baton/core";
+import { ConflictError, ForbiddenError, InvalidInputError, ObjectNotFoundError } from "@baton/core";
 import type { FastifyError, FastifyInstance } from "fastify";
 import { ZodError } from "zod";
 
@@ -32,6 +32,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       });
     }
     if (error instanceof ConflictError) return reply.code(409).send({ detail: error.message });
+    if (error instanceof ForbiddenError) return reply.code(403).send({ detail: error.message });
     const conflict = constraintViolation(error);
     if (conflict) return reply.code(409).send({ detail: conflict });
     const status = (error as FastifyError).statusCode;

@@ -248,6 +248,51 @@ export interface FlowRunInputTable {
   sender: string | null;
 }
 
+export interface BlockTypeTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  slug: string;
+  logo_url: string | null;
+  documentation_url: string | null;
+  description: string | null;
+  code_example: string | null;
+  is_protected: Bool;
+}
+
+export interface BlockSchemaTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  checksum: string;
+  fields: Json;
+  block_type_id: string;
+  capabilities: Json;
+  version: string;
+}
+
+export interface BlockDocumentTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  /** The data as JSON, encrypted (AES-256-GCM) so a dump of the table shows no secret. */
+  data: string;
+  block_schema_id: string;
+  block_type_id: string;
+  block_type_name: string | null;
+  is_anonymous: Bool;
+}
+
+export interface BlockDocumentReferenceTable {
+  id: string;
+  created: Timestamp;
+  name: string;
+  parent_block_document_id: string;
+  reference_block_document_id: string;
+}
+
 export interface MigrationTable {
   version: number;
   name: string;
@@ -270,6 +315,10 @@ export interface DB {
   event: EventTable;
   saved_search: SavedSearchTable;
   flow_run_input: FlowRunInputTable;
+  block_type: BlockTypeTable;
+  block_schema: BlockSchemaTable;
+  block_document: BlockDocumentTable;
+  block_document_reference: BlockDocumentReferenceTable;
   baton_migration: MigrationTable;
   variable: VariableTable;
   artifact: ArtifactTable;

@@ -3,6 +3,7 @@ import * as m0001 from "./0001-initial.js";
 import * as m0002 from "./0002-work-pools-services.js";
 import * as m0004 from "./0004-flow-run-inputs.js";
 import * as m0005 from "./0005-variables-artifacts.js";
+import * as m0006 from "./0006-blocks.js";
 import * as m0007 from "./0007-saved-searches.js";
 
 export interface Migration {
@@ -18,5 +19,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: "work-pools-services", up: m0002.up },
   { version: 4, name: "flow-run-inputs", up: m0004.up },
   { version: 5, name: "variables-artifacts", up: m0005.up },
+  { version: 6, name: "blocks", up: m0006.up },
   { version: 7, name: "saved-searches", up: m0007.up },
 ];

@@ -1,0 +1,69 @@
+import { blockSchemaChecksum } from "./checksum.js";
+
+/**
+ * The block types a server installs for itself (`POST /block_types/install_system_block_types`,
+ * and at every start), shared with the SDK's `Secret`, `JSONBlock`, `StringBlock` and
+ * `DateTimeBlock` so that both send the same fields and so the same checksum. Prefect 3
+ * installs Secret, JSON and DateTime as protected types (with Webhook and LocalFileSystem,
+ * which Baton does not have); String is registered by its client, so it is not protected here.
+ */
+export interface SystemBlock {
+  name: string;
+  slug: string;
+  description: string;
+  isProtected: boolean;
+  /** The block schema's `fields`: a JSON Schema of the document's data, with Prefect's extras. */
+  fields: Record<string, unknown>;
+  capabilities: string[];
+}
+
+function valueSchema(title: string, slug: string, value: Record<string, unknown>, secret: boolean): Record<string, unknown> {
+  return {
+    title,
+    type: "object",
+    properties: { value: { title: "Value", ...value } },
+    required: ["value"],
+    block_type_slug: slug,
+    secret_fields: secret ? ["value"] : [],
+    block_schema_references: {},
+  };
+}
+
+export const SYSTEM_BLOCKS: readonly SystemBlock[] = [
+  {
+    name: "Secret",
+    slug: "secret",
+    description: "A secret value, stored encrypted and shown obfuscated unless asked for with include_secrets.",
+    isProtected: true,
+    fields: valueSchema("Secret", "secret", { description: "The value to keep secret.", type: "string", format: "password", writeOnly: true }, true),
+    capabilities: [],
+  },
+  {
+    name: "JSON",
+    slug: "json",
+    description: "Any JSON value.",
+    isProtected: true,
+    fields: valueSchema("JSON", "json", { description: "A JSON value." }, false),
+    capabilities: [],
+  },
+  {
+    name: "Date Time",
+    slug: "date-time",
+    description: "A date and time.",
+    isProtected: true,
+    fields: valueSchema("DateTime", "date-time", { description: "An ISO 8601 date-time.", type: "string", format: "date-time" }, false),
+    capabilities: [],
+  },
+  {
+    name: "String",
+    slug: "string",
+    description: "A string value.",
+    isProtected: false,
+    fields: valueSchema("String", "string", { description: "A string.", type: "string" }, false),
+    capabilities: [],
+  },
+];
+
+export function systemBlockChecksum(block: SystemBlock): string {
+  return blockSchemaChecksum(block.fields);
+}
