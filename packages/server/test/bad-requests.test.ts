@@ -138,7 +138,7 @@ const ROWS: Row[] = [
   // Unknown routes and methods.
   { name: "unknown route", method: "GET", path: "/nope", status: 404 },
   { name: "unknown sub-route", method: "POST", path: "/flows/frobnicate", json: {}, status: 404 },
-  { name: "route Baton does not serve", method: "GET", path: (fx) => `/flow_runs/${fx.flowRunId}/graph-v2`, status: 404 },
+  { name: "route Baton does not serve", method: "GET", path: () => `/automations/${uuid()}`, status: 404 },
   { name: "method a route does not have", method: "PUT", path: (fx) => `/flows/${fx.flowId}`, json: {}, status: [404, 405] },
 
   // Unknown ids.
