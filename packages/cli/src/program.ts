@@ -8,6 +8,7 @@ import { configureFlowRunCommand } from "./commands/flow-run.js";
 import { configureFlowCommand } from "./commands/flow.js";
 import { configureServerCommand } from "./commands/server.js";
 import { configureVariableCommand } from "./commands/variable.js";
+import { configureGlobalConcurrencyLimitCommand, configureTagConcurrencyLimitCommand } from "./commands/concurrency-limit.js";
 import { configureArtifactCommand } from "./commands/artifact.js";
 import { configureWorkerCommand } from "./commands/worker.js";
 import { configureWorkPoolCommand, configureWorkQueueCommand } from "./commands/work-pool.js";
@@ -46,6 +47,8 @@ export function buildProgram(ctx: CliContext): Command {
   configureConfigCommand(program, ctx);
   configureVariableCommand(program, ctx);
   configureArtifactCommand(program, ctx);
+  configureGlobalConcurrencyLimitCommand(program, ctx);
+  configureTagConcurrencyLimitCommand(program, ctx);
   return program;
 }
 

@@ -41,6 +41,8 @@ export class ApiError extends BatonError {
     readonly method: string,
     readonly url: string,
     readonly detail: string,
+    /** The server's `Retry-After`, in seconds, when it sent one (423 from a full concurrency limit, 429). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(`${method} ${url} failed with ${status}: ${detail}`);
   }
@@ -60,4 +62,18 @@ export class ServerUnreachableError extends BatonError {
 /** A request the server understands but refuses (a protected object): HTTP 403. */
 export class ForbiddenError extends BatonError {
   override name = "ForbiddenError";
+}
+
+/**
+ * A concurrency limit has no free slots for a request right now: HTTP 423 with a `Retry-After`
+ * (in seconds) telling the caller when trying again is likely to succeed.
+ */
+export class SlotsUnavailableError extends BatonError {
+  override name = "SlotsUnavailableError";
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number | undefined,
+  ) {
+    super(message);
+  }
 }

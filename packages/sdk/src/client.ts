@@ -92,7 +92,7 @@ export class BatonClient {
     for (let attempt = 0; ; attempt++) {
       // Only reads are sent again, and only while pauses are left.
       const pause = method === "GET" ? RETRY_PAUSES_MS[attempt] : undefined;
-      let response: { status: number; text: string };
+      let response: { status: number; text: string; retryAfter: string | undefined };
       try {
         response = await this.send(method, new URL(url), payload);
       } catch (error) {
@@ -108,7 +108,7 @@ export class BatonClient {
         await delay(pause);
         continue;
       }
-      throw new ApiError(response.status, method, url, errorDetail(response.text));
+      throw new ApiError(response.status, method, url, errorDetail(response.text), retryAfterSeconds(response.retryAfter));
     }
   }
 
@@ -117,7 +117,7 @@ export class BatonClient {
    * run, and loading fetch's implementation (undici) was a tenth of its start-up CPU; node:http
    * also costs less CPU per request. Idle keep-alive sockets do not keep the process alive.
    */
-  private async send(method: string, url: URL, payload: string | undefined): Promise<{ status: number; text: string }> {
+  private async send(method: string, url: URL, payload: string | undefined): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
     const transport = url.protocol === "https:" ? await loadHttps() : { request: http.request, agent: HTTP_AGENT };
     return new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = { accept: "application/json" };
@@ -129,7 +129,10 @@ export class BatonClient {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
         response.on("error", reject);
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+        response.on("end", () => {
+          const retryAfter = response.headers["retry-after"];
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });
+        });
       });
       request.setTimeout(this.timeoutMs, () => {
         request.destroy(Object.assign(new Error(`no answer within ${this.timeoutMs} ms`), { code: "ETIMEDOUT" }));
@@ -203,6 +206,13 @@ export class BatonClient {
   filterLogs(body: Record<string, unknown> = {}): Promise<Log[]> {
     return this.request("POST", "/logs/filter", body);
   }
+}
+
+/** `Retry-After` as seconds: Prefect and Baton send a decimal number (an HTTP date is not used here). */
+function retryAfterSeconds(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const seconds = Number(header);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
 /** Pulls a readable message out of an error body (`detail`, `exception_message`, or text). */

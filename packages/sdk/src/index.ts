@@ -60,3 +60,13 @@ export type { Artifact, ArtifactCollection } from "@baton/core";
 export { pauseFlowRun, suspendFlowRun, type PauseOptions, type InputSchema } from "./pause.js";
 export { defineBlock, type BlockDefinition, type BlockSpec, type SaveOptions } from "./blocks/block.js";
 export { Secret, JSONBlock, StringBlock, DateTimeBlock, type ValueBlock } from "./blocks/system.js";
+export {
+  concurrency,
+  rateLimit,
+  acquireConcurrencySlots,
+  AcquireConcurrencySlotTimeoutError,
+  ConcurrencyLimitMissingError,
+  type ConcurrencyOptions,
+  type RateLimitOptions,
+  type ConcurrencySlots,
+} from "./concurrency.js";

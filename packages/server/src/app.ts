@@ -21,6 +21,8 @@ import { registerStateRoutes } from "./api/states.js";
 import { registerTaskRunRoutes } from "./api/task-runs.js";
 import { registerUiRoutes } from "./api/ui.js";
 import { registerVariableRoutes } from "./api/variables.js";
+import { registerGlobalConcurrencyLimitRoutes } from "./api/global-concurrency-limits.js";
+import { registerTagConcurrencyLimitRoutes } from "./api/tag-concurrency-limits.js";
 import { registerArtifactRoutes } from "./api/artifacts.js";
 import { registerWorkPoolRoutes } from "./api/work-pools.js";
 import { registerWorkQueueRoutes } from "./api/work-queues.js";
@@ -66,6 +68,8 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   registerUiRoutes(context);
   registerVariableRoutes(context);
   registerArtifactRoutes(context);
+  registerGlobalConcurrencyLimitRoutes(context);
+  registerTagConcurrencyLimitRoutes(context);
 
   const document = router.openApiDocument({ title: "Baton API", version: BATON_VERSION });
   app.get(`${API_PREFIX}/openapi.json`, () => document);

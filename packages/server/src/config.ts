@@ -8,7 +8,7 @@ import { isEncryptionKey } from "./blocks/encryption.js";
  * start with a message that names the variable. `baton config view` prints these.
  */
 /** The background services, by the name used in BATON_SERVER_SERVICES_<NAME>_* settings. */
-export const SERVICE_NAMES = ["scheduler", "late_runs", "zombies", "foreman", "cancellation_cleanup", "pause_expirations"] as const;
+export const SERVICE_NAMES = ["scheduler", "late_runs", "zombies", "foreman", "cancellation_cleanup", "pause_expirations", "concurrency_lease_expirations"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** How often each service runs a pass by default, in seconds. */
@@ -19,6 +19,7 @@ const DEFAULT_LOOP_SECONDS: Record<ServiceName, number> = {
   foreman: 15,
   cancellation_cleanup: 20,
   pause_expirations: 5,
+  concurrency_lease_expirations: 5,
 };
 
 const bool = z
@@ -56,6 +57,7 @@ const EnvSchema = z.object({
   BATON_SERVER_SERVICES_FOREMAN_INACTIVITY_HEARTBEAT_MULTIPLE: count.default(3),
   BATON_SERVER_SERVICES_FOREMAN_FALLBACK_HEARTBEAT_INTERVAL_SECONDS: seconds.default(30),
   BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS: seconds.default(60),
+  BATON_SERVER_TASK_RUN_TAG_CONCURRENCY_SLOT_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(30),
   ...Object.fromEntries(
     SERVICE_NAMES.flatMap((name) => [
       [`BATON_SERVER_SERVICES_${name.toUpperCase()}_ENABLED`, bool.default(true)],
@@ -99,6 +101,8 @@ export interface ServerConfig {
   foreman: { inactivityHeartbeatMultiple: number; fallbackHeartbeatIntervalSeconds: number };
   /** A CANCELLING run with nothing to stop it is CANCELLED after this long. */
   cancellationCleanupTimeoutSeconds: number;
+  /** A task run refused a slot of a tag's concurrency limit is told to wait this long (WAIT). */
+  tagConcurrencySlotWaitSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -146,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       fallbackHeartbeatIntervalSeconds: e.BATON_SERVER_SERVICES_FOREMAN_FALLBACK_HEARTBEAT_INTERVAL_SECONDS,
     },
     cancellationCleanupTimeoutSeconds: e.BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS,
+    tagConcurrencySlotWaitSeconds: e.BATON_SERVER_TASK_RUN_TAG_CONCURRENCY_SLOT_WAIT_SECONDS,
   };
 }
 

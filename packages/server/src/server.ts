@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import { loadConfig, type ServerConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { API_PREFIX, buildApp } from "./app.js";
+import { configureOrchestration } from "./orchestration/settings.js";
 import { createServices, systemClock, type Clock, type LoopService } from "./services/index.js";
 
 export interface StartServerOptions {
@@ -38,6 +39,7 @@ export interface RunningServer {
  */
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const config = { ...loadConfig(), ...options.config };
+  configureOrchestration({ tagSlotWaitSeconds: config.tagConcurrencySlotWaitSeconds });
   const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize });
   let app: FastifyInstance;
   try {

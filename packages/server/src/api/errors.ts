@@ -1,4 +1,4 @@
-import { ConflictError, ForbiddenError, InvalidInputError, ObjectNotFoundError } from "@baton/core";
+import { ConflictError, ForbiddenError, InvalidInputError, ObjectNotFoundError, SlotsUnavailableError } from "@baton/core";
 import type { FastifyError, FastifyInstance } from "fastify";
 import { ZodError } from "zod";
 
@@ -33,6 +33,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (error instanceof ConflictError) return reply.code(409).send({ detail: error.message });
     if (error instanceof ForbiddenError) return reply.code(403).send({ detail: error.message });
+    if (error instanceof SlotsUnavailableError) {
+      if (error.retryAfterSeconds !== undefined) reply.header("Retry-After", error.retryAfterSeconds.toFixed(3));
+      return reply.code(423).send({ detail: error.message });
+    }
     const conflict = constraintViolation(error);
     if (conflict) return reply.code(409).send({ detail: conflict });
     const status = (error as FastifyError).statusCode;

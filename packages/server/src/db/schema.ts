@@ -299,6 +299,46 @@ export interface MigrationTable {
   applied_at: Timestamp;
 }
 
+export interface ConcurrencyLimitV2Table {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  active: Bool;
+  name: string;
+  limit: number;
+  /** Real numbers: a rate limit's slots leak away continuously. */
+  active_slots: number;
+  denied_slots: number;
+  slot_decay_per_second: number;
+  avg_slot_occupancy_seconds: number;
+  /** Epoch seconds at which `active_slots` and `denied_slots` were last brought up to date. */
+  slots_at: number;
+}
+
+export interface ConcurrencyLeaseTable {
+  id: string;
+  created: Timestamp;
+  expiration: Timestamp;
+  /** JSON array of the global limits' ids the lease holds slots of. */
+  resource_ids: Json;
+  slots: number;
+  holder: Json | null;
+}
+
+export interface TagConcurrencyLimitTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  tag: string;
+  concurrency_limit: number;
+}
+
+export interface TagConcurrencySlotTable {
+  limit_id: string;
+  task_run_id: string;
+  created: Timestamp;
+}
+
 export interface DB {
   flow: FlowTable;
   flow_run: FlowRunTable;
@@ -323,5 +363,9 @@ export interface DB {
   variable: VariableTable;
   artifact: ArtifactTable;
   artifact_collection: ArtifactCollectionTable;
+  concurrency_limit_v2: ConcurrencyLimitV2Table;
+  concurrency_lease: ConcurrencyLeaseTable;
+  concurrency_limit: TagConcurrencyLimitTable;
+  concurrency_limit_slot: TagConcurrencySlotTable;
 }
 

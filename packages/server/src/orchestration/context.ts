@@ -43,6 +43,18 @@ export interface OrchestrationRule {
    * what it reads, never on the optimistic path.
    */
   readonly serialized?: boolean | ((ctx: OrchestrationContext) => boolean);
+  /**
+   * Narrows the rule to some runs (a rule about tags to runs that have tags), so that the
+   * others do not pay for it: a rule that does not apply neither decides, nor runs after,
+   * nor forces the locking path.
+   */
+  readonly appliesTo?: (ctx: OrchestrationContext) => boolean;
+  /**
+   * `after` also runs when the state written is not the proposed one (a substitute such as
+   * AwaitingRetry) and when the transition is forced: for bookkeeping that must follow
+   * every change of state, such as giving back concurrency slots.
+   */
+  readonly afterEveryWrite?: boolean;
   /** Judges the transition before it is written. */
   before?(ctx: OrchestrationContext): Promise<RuleDecision | void> | RuleDecision | void;
   /** Runs after `written` has been stored, inside the same transaction. */

@@ -13,7 +13,9 @@ import { preventDuplicatePending } from "./rules/prevent-duplicate-pending.js";
 import { preventDuplicateTransitions } from "./rules/prevent-duplicate-transitions.js";
 import { preventStaleClaims } from "./rules/prevent-stale-claims.js";
 import { retryFailedFlows } from "./rules/retry-failed-flows.js";
+import { releaseTaskConcurrencySlots } from "./rules/release-task-concurrency-slots.js";
 import { retryFailedTasks } from "./rules/retry-failed-tasks.js";
+import { secureTaskConcurrencySlots } from "./rules/secure-task-concurrency-slots.js";
 import { waitForScheduledTime } from "./rules/wait-for-scheduled-time.js";
 
 /**
@@ -46,5 +48,8 @@ export const TASK_RUN_POLICY: readonly OrchestrationRule[] = [
   waitForScheduledTime,
   retryFailedTasks,
   cacheRetrieval,
+  // Last of the rules that judge a start, so a slot is only taken by a start that is written.
+  secureTaskConcurrencySlots,
   cacheInsertion,
+  releaseTaskConcurrencySlots,
 ];

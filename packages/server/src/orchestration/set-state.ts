@@ -11,7 +11,7 @@ import { fromJson } from "../db/json.js";
 import { insertState, STATE_COLUMNS, STATE_TABLE, stateRowFrom, type RunKind } from "../db/queries/states.js";
 import { bookkeeping } from "./bookkeeping.js";
 import { flowRunPolicy, taskRunPolicy } from "../db/queries/runs.js";
-import { needsSerialization, ruleApplies, type OrchestratedRun, type OrchestrationContext, type OrchestrationRule } from "./context.js";
+import { needsSerialization, ruleApplies, type OrchestratedRun, type OrchestrationContext, type OrchestrationRule, type StateTypeOrNone } from "./context.js";
 import { FLOW_RUN_POLICY, TASK_RUN_POLICY } from "./policy.js";
 import { stateFromProposal } from "./state-factory.js";
 
@@ -97,7 +97,7 @@ async function evaluate(
 
   if (!options.force) {
     for (const rule of policy) {
-      if (!rule.before || !ruleApplies(rule, from, ctx.proposed.type)) continue;
+      if (!rule.before || !ruleApplies(rule, from, ctx.proposed.type) || (rule.appliesTo && !rule.appliesTo(ctx))) continue;
       if (!lock && needsSerialization(rule, ctx)) return { needsTransaction: true };
       const decision = await rule.before(ctx);
       if (!decision) continue;
@@ -107,7 +107,7 @@ async function evaluate(
             return { ctx, write: null, after: [], result: { status: "REJECT", state: initial, details: { type: "reject_details", reason: decision.reason } } };
           }
           const substitute: State = { ...decision.state, state_details: { ...decision.state.state_details, ...runRef } };
-          return { ctx, write: substitute, after: [], result: { status: "REJECT", state: substitute, details: { type: "reject_details", reason: decision.reason } } };
+          return { ctx, write: substitute, after: afterRules(policy, ctx, from, substitute, false), result: { status: "REJECT", state: substitute, details: { type: "reject_details", reason: decision.reason } } };
         }
         case "WAIT":
           return {
@@ -121,8 +121,22 @@ async function evaluate(
       }
     }
   }
-  const after = options.force ? [] : policy.filter((rule) => rule.after && ruleApplies(rule, from, ctx.proposed.type));
+  const after = afterRules(policy, ctx, from, ctx.proposed, !options.force);
   return { ctx, write: ctx.proposed, after, result: { status: "ACCEPT", state: ctx.proposed, details: { type: "accept_details" } } };
+}
+
+/**
+ * The rules with work to do once `written` is stored: all that apply when the proposal was
+ * accepted by the rules, only the `afterEveryWrite` ones for a substitute or a forced write.
+ */
+function afterRules(policy: readonly OrchestrationRule[], ctx: OrchestrationContext, from: StateTypeOrNone, written: State, accepted: boolean): OrchestrationRule[] {
+  return policy.filter(
+    (rule) =>
+      rule.after !== undefined &&
+      (accepted || rule.afterEveryWrite === true) &&
+      ruleApplies(rule, from, written.type) &&
+      (rule.appliesTo === undefined || rule.appliesTo(ctx)),
+  );
 }
 
 async function readRun(executor: Executor, kind: RunKind, runId: string, forUpdate: boolean): Promise<OrchestratedRun> {

@@ -1,5 +1,6 @@
 import { SERVICE_NAMES, type ServiceName } from "../config.js";
 import { CancellationCleanupService } from "./cancellation-cleanup.js";
+import { ConcurrencyLeaseExpirationsService } from "./concurrency-lease-expirations.js";
 import { ForemanService } from "./foreman.js";
 import { LateRunsService } from "./late-runs.js";
 import { PauseExpirationsService } from "./pause-expirations.js";
@@ -17,6 +18,7 @@ const SERVICE_FACTORIES: Partial<Record<ServiceName, ServiceFactory>> = {
   foreman: (r, s) => new ForemanService(r, s),
   cancellation_cleanup: (r, s) => new CancellationCleanupService(r, s),
   pause_expirations: (r, s) => new PauseExpirationsService(r, s),
+  concurrency_lease_expirations: (r, s) => new ConcurrencyLeaseExpirationsService(r, s),
 };
 
 /** The services this configuration enables, built (not started). */

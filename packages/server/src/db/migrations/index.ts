@@ -1,6 +1,7 @@
 import type { DialectOps } from "../dialect.js";
 import * as m0001 from "./0001-initial.js";
 import * as m0002 from "./0002-work-pools-services.js";
+import * as m0003 from "./0003-concurrency-limits.js";
 import * as m0004 from "./0004-flow-run-inputs.js";
 import * as m0005 from "./0005-variables-artifacts.js";
 import * as m0006 from "./0006-blocks.js";
@@ -17,6 +18,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "initial", up: m0001.up },
   { version: 2, name: "work-pools-services", up: m0002.up },
+  { version: 3, name: "concurrency-limits", up: m0003.up },
   { version: 4, name: "flow-run-inputs", up: m0004.up },
   { version: 5, name: "variables-artifacts", up: m0005.up },
   { version: 6, name: "blocks", up: m0006.up },
