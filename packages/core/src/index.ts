@@ -22,3 +22,4 @@ export * from "./schemas/flow-run-input.js";
 export * from "./schemas/block.js";
 export { blockSchemaChecksum, pythonJsonDumps } from "./blocks/checksum.js";
 export { SYSTEM_BLOCKS, systemBlockChecksum, type SystemBlock } from "./blocks/system.js";
+export * from "./schemas/task-worker.js";
