@@ -63,8 +63,7 @@ class MessageReader {
   readonly #queued: Incoming[] = [];
   #waiting: ((incoming: Incoming) => void) | undefined;
   #closed = false;
-  /** Once set, a message nobody is waiting for is not kept but handed here. */
-  onUnexpected: ((incoming: Incoming) => void) | undefined;
+  #onUnexpected: ((incoming: Incoming) => void) | undefined;
 
   constructor(socket: WebSocket) {
     socket.on("message", (data: RawData, isBinary: boolean) => {
@@ -80,6 +79,17 @@ class MessageReader {
       this.#closed = true;
       this.#push({ kind: "closed" });
     });
+  }
+
+  /**
+   * From now on a message nobody is waiting for is handed to `handler` rather than kept
+   * (those already kept included: a client may send several messages in one packet).
+   */
+  rejectUnexpected(handler: (incoming: Incoming) => void): void {
+    this.#onUnexpected = handler;
+    const kept = this.#queued.splice(0).filter((incoming) => incoming.kind !== "closed");
+    const first = kept[0];
+    if (first) handler(first);
   }
 
   next(timeoutMs?: number): Promise<Incoming> {
@@ -99,7 +109,7 @@ class MessageReader {
 
   #push(incoming: Incoming): void {
     if (this.#waiting) this.#waiting(incoming);
-    else if (this.onUnexpected && incoming.kind !== "closed") this.onUnexpected(incoming);
+    else if (this.#onUnexpected && incoming.kind !== "closed") this.#onUnexpected(incoming);
     else this.#queued.push(incoming);
   }
 }
@@ -135,8 +145,9 @@ async function serveSubscription(socket: WebSocket, backgroundTasks: BackgroundT
   }
   const { keys, clientId } = subscription;
   // From here the client only speaks when answering a run.
-  reader.onUnexpected = (incoming) =>
-    socket.close(PROTOCOL_VIOLATION, `Protocol violation: unexpected message while no task run was offered${incoming.kind === "garbage" ? ` (${incoming.reason})` : ""}`);
+  reader.rejectUnexpected((incoming) =>
+    socket.close(PROTOCOL_VIOLATION, `Protocol violation: unexpected message while no task run was offered${incoming.kind === "garbage" ? ` (${incoming.reason})` : ""}`),
+  );
   backgroundTasks.workerConnected(clientId, keys);
   try {
     for (;;) {
