@@ -23,3 +23,4 @@ export * from "./schemas/block.js";
 export { blockSchemaChecksum, pythonJsonDumps } from "./blocks/checksum.js";
 export { SYSTEM_BLOCKS, systemBlockChecksum, type SystemBlock } from "./blocks/system.js";
 export * from "./schemas/concurrency-limit.js";
+export * from "./schemas/task-worker.js";

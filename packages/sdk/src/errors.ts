@@ -137,3 +137,26 @@ export class PauseTimeoutError extends BatonError {
     super(`Flow run ${flowRunId} was not resumed within ${timeoutSeconds} s of pausing`);
   }
 }
+
+/**
+ * A background task run failed with retries left: the server scheduled its retry
+ * (AwaitingRetry) on the task queue, for whichever task worker claims it next.
+ */
+export class RetryHandedOffError extends BatonError {
+  override name = "RetryHandedOffError";
+  constructor(
+    readonly runId: string,
+    /** The AwaitingRetry state. */
+    readonly state: State,
+  ) {
+    super(`Task run ${runId} will be retried by a task worker at ${state.state_details.scheduled_time ?? "once due"}`);
+  }
+}
+
+/** `delay()` / `serveTasks()` need a Baton server to queue background task runs on. */
+export class BackgroundTasksNeedServerError extends BatonError {
+  override name = "BackgroundTasksNeedServerError";
+  constructor(what: string) {
+    super(`${what} needs a running server: set BATON_API_URL (or configure({ apiUrl })) to a server started with \`baton server start\`; a temporary in-process server would be gone before a task worker could run the task`);
+  }
+}

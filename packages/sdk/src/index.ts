@@ -16,6 +16,9 @@ export {
   type MapArgs,
 } from "./task.js";
 export { TaskRunFuture } from "./futures.js";
+export { BackgroundTaskFuture, type ApplyAsyncOptions, type WaitForFuture } from "./background/delay.js";
+export { serveTasks, type TaskWorkerOptions } from "./task-worker.js";
+export { FileParametersStore, MissingParametersError, type ParametersStore, type StoredTaskParameters } from "./background/parameters-store.js";
 export { serve, type ServeOptions, type ServeDeployment, type ServableFlow, type DeploymentOptions, type ScheduleSpec } from "./serve.js";
 export { flowParameterSchema, type ParameterSchema, type ParameterProperty } from "./parameter-schema.js";
 export { getRunLogger, LogShipper, type RunLogger } from "./logger.js";
@@ -39,6 +42,8 @@ export {
   SettingsError,
   FlowRunSuspendedError,
   PauseTimeoutError,
+  RetryHandedOffError,
+  BackgroundTasksNeedServerError,
   type RunKind,
 } from "./errors.js";
 export { ApiError, ServerUnreachableError, BatonError } from "@baton/core";

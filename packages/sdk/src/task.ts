@@ -7,6 +7,7 @@ import { InvalidOptionError } from "./errors.js";
 import { runTask, type TaskDefinition } from "./engine/task-engine.js";
 import { validateTaskOptions } from "./engine/wire.js";
 import { TaskRunFuture } from "./futures.js";
+import { applyAsync, type ApplyAsyncOptions, type BackgroundTaskFuture } from "./background/delay.js";
 
 /** What a task's `onCompletion` / `onFailure` hook receives. */
 export interface TaskHookContext {
@@ -84,6 +85,25 @@ export interface TaskFunction<A extends unknown[], R> {
    * const sums = await Promise.all(futures.map((f) => f.result()));
    */
   map(...args: MapArgs<A>): Array<TaskRunFuture<R>>;
+  /**
+   * Runs the task in the background: creates a task run without a flow run, queued on the
+   * server until a task worker serving this task (`serveTasks()`) claims and runs it. The
+   * arguments must be JSON; they are kept in `$BATON_HOME/storage/parameters/` for the worker.
+   * Needs a server (`BATON_API_URL`).
+   *
+   * @example
+   * const future = resize.delay("photo.png", 200);
+   * const path = await future.result();   // waits for a task worker to run it
+   */
+  delay(...args: SubmitArgs<A>): BackgroundTaskFuture<R>;
+  /**
+   * `delay` with the arguments as a list and options: `waitFor` futures finish first.
+   *
+   * @example
+   * const a = fetchData.delay(1);
+   * const b = report.applyAsync([7], { waitFor: [a] });
+   */
+  applyAsync(args: SubmitArgs<A>, options?: ApplyAsyncOptions): BackgroundTaskFuture<R>;
   /** The same task with some options changed. */
   withOptions(options: TaskOptions<A>): TaskFunction<A, R>;
 }
@@ -157,6 +177,8 @@ function makeTask<A extends unknown[], R>(options: TaskOptions<A>, fn: (...args:
     fn,
     submit,
     map,
+    delay: (...args: SubmitArgs<A>) => applyAsync(def, args),
+    applyAsync: (args: SubmitArgs<A>, applyOptions?: ApplyAsyncOptions) => applyAsync(def, args ?? [], applyOptions),
     withOptions: (overrides: TaskOptions<A>) => makeTask<A, R>({ ...options, ...overrides }, fn),
   });
   return taskFn;

@@ -27,6 +27,9 @@ import { registerArtifactRoutes } from "./api/artifacts.js";
 import { registerWorkPoolRoutes } from "./api/work-pools.js";
 import { registerWorkQueueRoutes } from "./api/work-queues.js";
 import { registerBlockRoutes } from "./api/blocks.js";
+import { registerTaskRunSubscriptionRoutes } from "./api/task-run-subscriptions.js";
+import { registerTaskWorkerRoutes } from "./api/task-workers.js";
+import { BackgroundTasks } from "./background/background-tasks.js";
 
 export const API_PREFIX = "/api";
 
@@ -48,7 +51,12 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   installErrorHandling(app);
 
   const router = new ApiRouter(app, API_PREFIX);
-  const context = { router, db, config };
+  const backgroundTasks = new BackgroundTasks(db, config.taskWorkerGraceSeconds, app.log);
+  app.addHook("onClose", () => backgroundTasks.close());
+  // Background task runs waiting from before this start are delivered again.
+  await backgroundTasks.restore();
+  await registerTaskRunSubscriptionRoutes(app, API_PREFIX, backgroundTasks);
+  const context = { router, db, config, backgroundTasks };
   registerRootRoutes(context);
   registerFlowRoutes(context);
   registerFlowRunRoutes(context);
@@ -70,6 +78,7 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   registerArtifactRoutes(context);
   registerGlobalConcurrencyLimitRoutes(context);
   registerTagConcurrencyLimitRoutes(context);
+  registerTaskWorkerRoutes(context);
 
   const document = router.openApiDocument({ title: "Baton API", version: BATON_VERSION });
   app.get(`${API_PREFIX}/openapi.json`, () => document);

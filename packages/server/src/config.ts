@@ -58,6 +58,7 @@ const EnvSchema = z.object({
   BATON_SERVER_SERVICES_FOREMAN_FALLBACK_HEARTBEAT_INTERVAL_SECONDS: seconds.default(30),
   BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS: seconds.default(60),
   BATON_SERVER_TASK_RUN_TAG_CONCURRENCY_SLOT_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(30),
+  BATON_SERVER_TASK_WORKER_GRACE_SECONDS: z.coerce.number().min(0).default(30),
   ...Object.fromEntries(
     SERVICE_NAMES.flatMap((name) => [
       [`BATON_SERVER_SERVICES_${name.toUpperCase()}_ENABLED`, bool.default(true)],
@@ -103,6 +104,11 @@ export interface ServerConfig {
   cancellationCleanupTimeoutSeconds: number;
   /** A task run refused a slot of a tag's concurrency limit is told to wait this long (WAIT). */
   tagConcurrencySlotWaitSeconds: number;
+  /**
+   * A task worker gone this long (no connection with its client id) loses its claimed
+   * background task runs: they are marked CRASHED, and retried when they have retries left.
+   */
+  taskWorkerGraceSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -151,6 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     },
     cancellationCleanupTimeoutSeconds: e.BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS,
     tagConcurrencySlotWaitSeconds: e.BATON_SERVER_TASK_RUN_TAG_CONCURRENCY_SLOT_WAIT_SECONDS,
+    taskWorkerGraceSeconds: e.BATON_SERVER_TASK_WORKER_GRACE_SECONDS,
   };
 }
 
@@ -181,6 +188,7 @@ export function describeConfig(config: ServerConfig): Array<{ setting: string; v
     { setting: "BATON_SERVER_SERVICES_FOREMAN_INACTIVITY_HEARTBEAT_MULTIPLE", value: String(config.foreman.inactivityHeartbeatMultiple) },
     { setting: "BATON_SERVER_SERVICES_FOREMAN_FALLBACK_HEARTBEAT_INTERVAL_SECONDS", value: String(config.foreman.fallbackHeartbeatIntervalSeconds) },
     { setting: "BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS", value: String(config.cancellationCleanupTimeoutSeconds) },
+    { setting: "BATON_SERVER_TASK_WORKER_GRACE_SECONDS", value: String(config.taskWorkerGraceSeconds) },
   ];
 }
 

@@ -3,7 +3,7 @@ import type { State, StateCreate, StateDetails, TaskRun } from "@baton/core";
 import type { CacheKeyContext } from "../cache/keys.js";
 import { currentStore, nextDynamicKey, runStore, type FlowRunContext, type RunStore, type TaskRunContext } from "../context.js";
 import { openSession, type ApiSession } from "../ephemeral.js";
-import { RunAbortedError, RunFailedError, TaskRunFailedError, UpstreamTaskError } from "../errors.js";
+import { RetryHandedOffError, RunAbortedError, RunFailedError, TaskRunFailedError, UpstreamTaskError } from "../errors.js";
 import { collectFutures, resolveFutures, type FutureObserver } from "../futures.js";
 import { createRunLogger, installPrintCapture } from "../logger.js";
 import { describeError, hasReadableResult, resultFromState, serializeResult } from "../results/serializer.js";
@@ -53,6 +53,24 @@ export async function runTask<A extends unknown[], R>(
   }
 }
 
+/**
+ * Runs a task run that already exists (a background task run a task worker has claimed:
+ * PENDING) with the given arguments, in `session`. A FAILED attempt with retries left is not
+ * retried here: the server queues the AwaitingRetry for any task worker, and this throws
+ * `RetryHandedOffError`.
+ */
+export async function runTaskRun<A extends unknown[], R>(def: TaskDefinition<A, R>, taskRun: TaskRun, args: readonly unknown[], session: ApiSession): Promise<R> {
+  return runTaskInSession(def, args, {
+    taskRunId: taskRun.id,
+    dynamicKey: taskRun.dynamic_key,
+    flowCtx: undefined,
+    parent: undefined,
+    session,
+    observer: undefined,
+    existing: taskRun,
+  });
+}
+
 interface TaskCall {
   taskRunId: string;
   dynamicKey: string;
@@ -60,6 +78,8 @@ interface TaskCall {
   parent: FlowRunContext | TaskRunContext | undefined;
   session: ApiSession;
   observer: FutureObserver | undefined;
+  /** A run created elsewhere (runTaskRun): not created here, and its retries are handed off. */
+  existing?: TaskRun;
 }
 
 async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R>, args: readonly unknown[], call: TaskCall): Promise<R> {
@@ -68,7 +88,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   const logPrints = def.options.logPrints ?? call.parent?.logPrints ?? false;
   if (logPrints) installPrintCapture();
 
-  const created = await client.createTaskRun({
+  const created = call.existing ?? (await client.createTaskRun({
     id: call.taskRunId,
     name: `${def.name}-${flowCtx ? call.dynamicKey : call.dynamicKey.slice(0, 8)}`,
     flow_run_id: flowCtx?.flowRun.id ?? null,
@@ -79,7 +99,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
     tags: def.options.tags ?? [],
     task_inputs: taskInputs(def.fn, args),
     state: { type: "PENDING", name: "Pending" },
-  });
+  }));
   const taskRun: TaskRun = { ...created };
   observer?.created(taskRun);
   const logger = createRunLogger({ kind: "task", runName: taskRun.name, flowRunId: taskRun.flow_run_id, taskRunId: taskRun.id, shipper: session.logs });
@@ -173,6 +193,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
         logger.warning(
           `Task run failed with exception: ${describeError(failure)} - Retry ${taskRun.run_count}/${retries} will start at ${finished.state.state_details.scheduled_time ?? "once allowed"}`,
         );
+        if (call.existing) throw new RetryHandedOffError(taskRun.id, finished.state);
         await sleepUntilScheduled(finished.state);
         runningName = "Retrying";
         continue;

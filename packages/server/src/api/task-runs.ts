@@ -22,7 +22,7 @@ import { HistoryRequestBody } from "./history.js";
 import { registerQueryRoutes } from "./query-routes.js";
 import { IdParams } from "./params.js";
 
-export function registerTaskRunRoutes({ router, db }: ApiContext): void {
+export function registerTaskRunRoutes({ router, db, backgroundTasks }: ApiContext): void {
   router.route({
     method: "POST",
     path: "/task_runs/history",
@@ -47,7 +47,9 @@ export function registerTaskRunRoutes({ router, db }: ApiContext): void {
       const row = newTaskRunRow({ ...body, name: body.name ?? `${body.task_key}-${body.dynamic_key}` }, new Date().toISOString());
       const { row: stored, created } = await createRunWithState(db, { kind: "task_run", row }, body.state ?? { type: "PENDING" });
       if (!created) reply.code(200);
-      return taskRunFromRow(stored as Selectable<TaskRunTable>);
+      const taskRun = taskRunFromRow(stored as Selectable<TaskRunTable>);
+      if (created) backgroundTasks.noteState(taskRun);
+      return taskRun;
     },
   });
   router.route({
@@ -104,6 +106,7 @@ export function registerTaskRunRoutes({ router, db }: ApiContext): void {
     status: 201,
     handler: async ({ params, body, reply }) => {
       const result = await setRunState(db, "task_run", params.id, body.state, { force: body.force });
+      await backgroundTasks.noteStateOf(params.id, result.state);
       if (result.status !== "ACCEPT") reply.code(200);
       return result;
     },

@@ -1,4 +1,5 @@
 import type { OrchestrationRule } from "./context.js";
+import { claimBackgroundTaskRuns, keepBackgroundTaskDetails } from "./rules/background-task-runs.js";
 import { bypassCancellingWithoutInfrastructure } from "./rules/bypass-cancelling-without-infrastructure.js";
 import { cacheInsertion } from "./rules/cache-insertion.js";
 import { cacheRetrieval } from "./rules/cache-retrieval.js";
@@ -40,7 +41,9 @@ export const FLOW_RUN_POLICY: readonly OrchestrationRule[] = [
 ];
 
 export const TASK_RUN_POLICY: readonly OrchestrationRule[] = [
+  keepBackgroundTaskDetails,
   preventDuplicateTransitions,
+  claimBackgroundTaskRuns,
   handleTerminalTransitions,
   enforceCancellingToCancelled,
   preventDuplicatePending,
