@@ -42,9 +42,8 @@ const contender = flow({ name: "bench-contender", logPrints: false }, async func
   stats.runs += 1;
 });
 
-const stop = new AbortController();
-process.once("SIGTERM", () => stop.abort());
-await serve([{ flow: contender, name: "bench-gcl" }], { pollIntervalSeconds: 0.2, prefetchSeconds: 0, signal: stop.signal });
+// serve() stops on SIGTERM (after the runs in progress) and then resolves.
+await serve([{ flow: contender, name: "bench-gcl" }], { pollIntervalSeconds: 0.2, prefetchSeconds: 0 });
 stats.loopDelayP99Ms = loopDelay.percentile(99) / 1e6;
 writeFileSync(process.env.BATON_BENCH_STATS ?? "/dev/null", JSON.stringify(stats));
 process.exit(0);
