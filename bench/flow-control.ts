@@ -177,7 +177,7 @@ function sampleLeases(database: BenchDatabase, limitId: string): { stop(): Promi
   let most = 0;
   let samples = 0;
   let done = false;
-  const query = `SELECT COALESCE(SUM(slots), 0) AS held FROM concurrency_lease WHERE resource_ids LIKE '%${limitId}%'`;
+  const query = `SELECT COALESCE(SUM(slots), 0) AS held FROM concurrency_lease WHERE CAST(resource_ids AS TEXT) LIKE '%${limitId}%'`;
   const loop = (async () => {
     if (database.env.BATON_DATABASE_SCHEMA === undefined) {
       const file = database.env.BATON_DATABASE_URL!.replace(/^sqlite:/, "");

@@ -10,6 +10,7 @@ import { createRunLogger, installPrintCapture, type RunLogger } from "../logger.
 import { describeError, errorData, hasReadableResult, resultFromState, serializeResult } from "../results/serializer.js";
 import { applyState, failedProposal, runAttempt } from "./attempt.js";
 import { trackRunning } from "./crash.js";
+import { flushTaskRunReports } from "./task-run-reporter.js";
 import { beatWhileRunning } from "./heartbeat.js";
 import { runHooks } from "./hooks.js";
 import { argumentsFromParameters, namedParameters, toJsonSafe } from "./parameters.js";
@@ -181,6 +182,10 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
         { run: target, timeoutSeconds: def.options.timeoutSeconds, controller, pending: ctx.pending },
       );
 
+      // Task runs orchestrated in this process are on the server before the flow run's next state.
+      await flushTaskRunReports(client).catch((error: unknown) =>
+        logger.warning(`Could not report some task runs' states to the server (${describeError(error)}); they may show stale states`),
+      );
       if (!attempt.ok && attempt.error instanceof FlowRunSuspendedError) {
         // Suspended: the run stays PAUSED (to be rescheduled); nothing final is proposed here.
         const suspended = (await client.readFlowRun(flowRun.id)).state;

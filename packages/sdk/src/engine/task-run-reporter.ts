@@ -1,0 +1,134 @@
+import { randomUUID } from "node:crypto";
+import { MAX_EVENT_BATCH, TASK_RUN_EVENT_PREFIX, type EventCreate, type State, type StateType, type TaskRun } from "@baton/core";
+import { isTransient, RETRY_PAUSES_MS, type BatonClient } from "../client.js";
+import { sleep } from "./retries.js";
+
+/**
+ * Client-side task orchestration's reporting half: the states of task runs orchestrated in
+ * this process (engine/local-task-run.ts) are sent as `prefect.task-run.<State>` events, in
+ * batches, to `POST /events`, where the server's task run recorder writes the task_run and
+ * task_run_state rows. One request carries up to hundreds of states instead of one request
+ * per state; a flow run flushes before its own final state, so whoever reads its task runs
+ * after it finished sees them all.
+ */
+
+/** A batch leaves at most this long after its first event... */
+const FLUSH_AFTER_MS = 50;
+/** ...or as soon as it holds this many. */
+const FLUSH_AT_EVENTS = 1000;
+
+export class TaskRunReporter {
+  private buffer: EventCreate[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** Batches go one after the other, in order (the recorder copes with any order, but logs read better). */
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown;
+
+  constructor(private readonly client: BatonClient) {}
+
+  report(event: EventCreate): void {
+    this.buffer.push(event);
+    if (this.buffer.length >= FLUSH_AT_EVENTS) {
+      void this.flush().catch(() => undefined);
+      return;
+    }
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => void this.flush().catch(() => undefined), FLUSH_AFTER_MS);
+      // Flows flush before they finish; the timer alone must not keep a process alive.
+      this.timer.unref();
+    }
+  }
+
+  /** Sends everything reported so far; rejects if some of it could not be delivered since the last flush. */
+  flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.buffer;
+    this.buffer = [];
+    if (batch.length > 0) this.chain = this.chain.then(() => this.send(batch));
+    return this.chain.then(() => {
+      const failure = this.failure;
+      this.failure = undefined;
+      if (failure !== undefined) throw failure;
+    });
+  }
+
+  private async send(batch: EventCreate[]): Promise<void> {
+    for (let i = 0; i < batch.length; i += MAX_EVENT_BATCH) {
+      const chunk = batch.slice(i, i + MAX_EVENT_BATCH);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          // The recorder is idempotent by event id, so a batch whose answer was lost may be sent again.
+          await this.client.request<void>("POST", "/events", chunk);
+          break;
+        } catch (error) {
+          const pause = RETRY_PAUSES_MS[attempt];
+          if (pause === undefined || !isTransient(error)) {
+            this.failure ??= error;
+            break;
+          }
+          await sleep(pause);
+        }
+      }
+    }
+  }
+}
+
+const reporters = new WeakMap<BatonClient, TaskRunReporter>();
+
+export function reporterFor(client: BatonClient): TaskRunReporter {
+  let reporter = reporters.get(client);
+  if (reporter === undefined) {
+    reporter = new TaskRunReporter(client);
+    reporters.set(client, reporter);
+  }
+  return reporter;
+}
+
+/** Sends the task-run states this process has reported through `client` and not yet sent. */
+export async function flushTaskRunReports(client: BatonClient): Promise<void> {
+  await reporters.get(client)?.flush();
+}
+
+/** The event that reports `state` of `run` (Prefect's shape: the task run rides in the payload). */
+export function taskRunStateEvent(
+  run: TaskRun,
+  state: State,
+  previous: { state: State | null; eventId: string | undefined },
+  flowRun: { id: string; name: string } | undefined,
+): EventCreate {
+  const { state: _state, estimated_run_time: _e, estimated_start_time_delta: _d, ...row } = run;
+  const message = (state.message ?? "").slice(0, 1000);
+  return {
+    id: state.id,
+    occurred: state.timestamp,
+    event: `${TASK_RUN_EVENT_PREFIX}${state.name ?? stateName(state.type)}`,
+    resource: {
+      "prefect.resource.id": `${TASK_RUN_EVENT_PREFIX}${run.id}`,
+      "prefect.resource.name": run.name,
+      "prefect.state-message": message,
+      "prefect.state-name": state.name ?? stateName(state.type),
+      "prefect.state-timestamp": state.timestamp,
+      "prefect.state-type": state.type,
+    },
+    related: flowRun ? [{ "prefect.resource.id": `prefect.flow-run.${flowRun.id}`, "prefect.resource.role": "flow-run", "prefect.resource.name": flowRun.name }] : [],
+    payload: {
+      intended: { from: previous.state?.type ?? null, to: state.type },
+      initial_state: previous.state ? { type: previous.state.type, name: previous.state.name, message: previous.state.message ?? null } : null,
+      validated_state: { type: state.type, name: state.name, message: state.message, state_details: state.state_details, data: state.data ?? null },
+      task_run: row as unknown as Record<string, unknown>,
+    },
+    follows: previous.eventId ?? null,
+  };
+}
+
+function stateName(type: StateType): string {
+  return type.charAt(0) + type.slice(1).toLowerCase();
+}
+
+/** A state made here rather than by the server (ids are the events' ids). */
+export function localState(type: StateType, name: string, timestamp: string, extra: Pick<State, "message" | "data" | "state_details"> = { message: null, data: null, state_details: {} }): State {
+  return { id: randomUUID(), type, name, timestamp, message: extra.message ?? null, data: extra.data ?? null, state_details: extra.state_details };
+}
