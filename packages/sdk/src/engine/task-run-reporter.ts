@@ -16,12 +16,15 @@ import { sleep } from "./retries.js";
 const FLUSH_AFTER_MS = 50;
 /** ...or as soon as it holds this many. */
 const FLUSH_AT_EVENTS = 1000;
+const MAX_IN_FLIGHT = 2;
 
 export class TaskRunReporter {
   private buffer: EventCreate[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** Batches go one after the other, in order (the recorder copes with any order, but logs read better). */
-  private chain: Promise<void> = Promise.resolve();
+  /** Batches being sent: up to two at once, so the server parses one while it writes the other (the recorder copes with any order). */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Batches waiting for room. */
+  private readonly queued: EventCreate[][] = [];
   private failure: unknown;
 
   constructor(private readonly client: BatonClient) {}
@@ -47,12 +50,29 @@ export class TaskRunReporter {
     }
     const batch = this.buffer;
     this.buffer = [];
-    if (batch.length > 0) this.chain = this.chain.then(() => this.send(batch));
-    return this.chain.then(() => {
+    if (batch.length > 0) this.queued.push(batch);
+    this.pump();
+    return this.drained().then(() => {
       const failure = this.failure;
       this.failure = undefined;
       if (failure !== undefined) throw failure;
     });
+  }
+
+  private pump(): void {
+    while (this.inFlight.size < MAX_IN_FLIGHT && this.queued.length > 0) {
+      const batch = this.queued.shift()!;
+      const sending: Promise<void> = this.send(batch).finally(() => {
+        this.inFlight.delete(sending);
+        this.pump();
+      });
+      this.inFlight.add(sending);
+    }
+  }
+
+  /** Resolves once every batch queued so far has been sent (or given up on). */
+  private async drained(): Promise<void> {
+    while (this.inFlight.size > 0 || this.queued.length > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   private async send(batch: EventCreate[]): Promise<void> {
@@ -99,7 +119,12 @@ export function taskRunStateEvent(
   previous: { state: State | null; eventId: string | undefined },
   flowRun: { id: string; name: string } | undefined,
 ): EventCreate {
-  const { state: _state, estimated_run_time: _e, estimated_start_time_delta: _d, ...row } = run;
+  // The row as the recorder stores it; nulls and empty values are its defaults, so they are left out.
+  const row: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(run)) {
+    if (value === null || key === "state" || key === "estimated_run_time" || key === "estimated_start_time_delta" || key === "labels") continue;
+    row[key] = value;
+  }
   const message = (state.message ?? "").slice(0, 1000);
   return {
     id: state.id,
@@ -116,9 +141,8 @@ export function taskRunStateEvent(
     related: flowRun ? [{ "prefect.resource.id": `prefect.flow-run.${flowRun.id}`, "prefect.resource.role": "flow-run", "prefect.resource.name": flowRun.name }] : [],
     payload: {
       intended: { from: previous.state?.type ?? null, to: state.type },
-      initial_state: previous.state ? { type: previous.state.type, name: previous.state.name, message: previous.state.message ?? null } : null,
       validated_state: { type: state.type, name: state.name, message: state.message, state_details: state.state_details, data: state.data ?? null },
-      task_run: row as unknown as Record<string, unknown>,
+      task_run: row,
     },
     follows: previous.eventId ?? null,
   };
