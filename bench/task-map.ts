@@ -83,6 +83,8 @@ interface Result {
   placement: Placement;
   tasks: number;
   seconds: number;
+  /** Until the last task run's result was in the flow's hands (before the final flush and the flow's own state). */
+  tasksSeconds: number;
   completed: number;
   states: number;
 }
@@ -126,10 +128,12 @@ async function measure(db: DatabaseKind, placement: Placement, options: Options)
   try {
     const sdk = await import("@baton/sdk");
     sdk.configure({ apiUrl, consoleLogs: false, clientSideTaskOrchestration: options.orchestration === "client" });
+    let tasksDoneAt = 0;
     const double = sdk.task({ name: "double" }, (x: number) => x * 2);
     const mapper = sdk.flow({ name: "bench-task-map" }, async (n: number) => {
       const futures = double.map(Array.from({ length: n }, (_, i) => i));
       const values = await Promise.all(futures.map((f) => f.result()));
+      tasksDoneAt = performance.now();
       return values.length;
     });
     // Warm-up: JIT, prepared statements, connections.
@@ -138,13 +142,14 @@ async function measure(db: DatabaseKind, placement: Placement, options: Options)
     const started = performance.now();
     const outcome = await mapper.run(options.tasks);
     const seconds = (performance.now() - started) / 1000;
+    const tasksSeconds = (tasksDoneAt - started) / 1000;
     if (outcome.state.type !== "COMPLETED") throw new Error(`the flow run ended ${outcome.state.type}`);
     const flowRunId = outcome.flowRun.id;
     const completed = await api<number>(apiUrl, "/task_runs/count", { task_runs: { flow_run_id: { any_: [flowRunId] }, state: { type: { any_: ["COMPLETED"] } } } });
     // Every task run's history is on the server: spot-check one (Pending, Running, Completed).
     const [sample] = await api<Array<{ id: string }>>(apiUrl, "/task_runs/filter", { task_runs: { flow_run_id: { any_: [flowRunId] } }, limit: 1 });
     const states = sample ? (await (await fetch(`${apiUrl}/task_run_states/?task_run_id=${sample.id}`)).json() as unknown[]).length : 0;
-    return { db, placement, tasks: options.tasks, seconds, completed, states };
+    return { db, placement, tasks: options.tasks, seconds, tasksSeconds, completed, states };
   } finally {
     await stop();
     await database.release();
@@ -160,10 +165,12 @@ async function main(): Promise<number> {
     `Task throughput: one flow run maps a task over ${options.tasks} inputs in one process; ${options.orchestration}-side task orchestration`,
     "tasks/s = task runs / time from calling the flow to its return (flow run COMPLETED, all task run states recorded by the server)",
     "",
-    `${"database".padEnd(10)} ${"server".padEnd(10)} ${"seconds".padStart(8)} ${"tasks/s".padStart(9)} ${"COMPLETED".padStart(10)} ${"states of one run".padStart(18)}`,
+    "tasks done = when the last task's result reached the flow, before it flushed the remaining reports and set its final state",
+    "",
+    `${"database".padEnd(10)} ${"server".padEnd(10)} ${"seconds".padStart(8)} ${"tasks/s".padStart(9)} ${"tasks done".padStart(11)} ${"COMPLETED".padStart(10)} ${"states of one run".padStart(18)}`,
     ...results.map(
       (r) =>
-        `${r.db.padEnd(10)} ${r.placement.padEnd(10)} ${r.seconds.toFixed(2).padStart(8)} ${(r.tasks / r.seconds).toFixed(0).padStart(9)} ${String(r.completed).padStart(10)} ${String(r.states).padStart(18)}`,
+        `${r.db.padEnd(10)} ${r.placement.padEnd(10)} ${r.seconds.toFixed(2).padStart(8)} ${(r.tasks / r.seconds).toFixed(0).padStart(9)} ${`${r.tasksSeconds.toFixed(2)} s`.padStart(11)} ${String(r.completed).padStart(10)} ${String(r.states).padStart(18)}`,
     ),
     "",
     `target: >= 5,000 tasks/s -> ${results.map((r) => `${r.db}/${r.placement}: ${r.tasks / r.seconds >= 5000 ? "met" : "NOT met"}`).join(", ")}`,
