@@ -112,6 +112,9 @@ export async function flushTaskRunReports(client: BatonClient): Promise<void> {
   await reporters.get(client)?.flush();
 }
 
+/** Task run fields the recorder takes from the state or does not store. */
+const OMITTED = new Set(["state", "state_id", "state_type", "state_name", "updated", "estimated_run_time", "estimated_start_time_delta", "labels"]);
+
 /** The event that reports `state` of `run` (Prefect's shape: the task run rides in the payload). */
 export function taskRunStateEvent(
   run: TaskRun,
@@ -122,7 +125,7 @@ export function taskRunStateEvent(
   // The row as the recorder stores it; nulls and empty values are its defaults, so they are left out.
   const row: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(run)) {
-    if (value === null || key === "state" || key === "estimated_run_time" || key === "estimated_start_time_delta" || key === "labels") continue;
+    if (value === null || OMITTED.has(key)) continue;
     row[key] = value;
   }
   const message = (state.message ?? "").slice(0, 1000);
