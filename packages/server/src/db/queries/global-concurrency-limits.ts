@@ -380,6 +380,7 @@ export async function releaseSlots(
  */
 export async function releaseLease(db: Database, leaseId: string, options: { now?: Date; expired?: boolean } = {}): Promise<boolean> {
   const now = options.now ?? new Date();
+  if (db.dialect.name === "postgres") return releaseLeaseInOneStatement(db, leaseId, now, options.expired ?? false);
   return db.write(async (trx) => {
     const lease = await trx.deleteFrom("concurrency_lease").where("id", "=", leaseId).returningAll().executeTakeFirst();
     if (!lease) return false;
@@ -389,6 +390,40 @@ export async function releaseLease(db: Database, leaseId: string, options: { now
     await giveBack(trx, db, fromJson<string[]>(lease.resource_ids, []), lease.slots, occupancy, now);
     return true;
   });
+}
+
+/**
+ * PostgreSQL's `releaseLease` in one statement: delete the lease and give its slots back to
+ * its limits (locked in id order; the counts and the occupancy average as `giveBack` computes
+ * them), so that releasing is one round trip, like acquiring.
+ */
+async function releaseLeaseInOneStatement(db: Database, leaseId: string, now: Date, expired: boolean): Promise<boolean> {
+  const nowSeconds = Math.max(now.getTime(), Date.now()) / 1000;
+  const releasedSeconds = now.getTime() / 1000;
+  const result = await sql<{ released: string }>`
+    WITH gone AS (
+      DELETE FROM concurrency_lease WHERE id = ${leaseId}::uuid RETURNING resource_ids, slots, created
+    ), locked AS (
+      SELECT c.* FROM concurrency_limit_v2 c
+      WHERE c.id IN (SELECT jsonb_array_elements_text(resource_ids)::uuid FROM gone)
+      ORDER BY c.id FOR UPDATE OF c
+    ), changed AS (
+      UPDATE concurrency_limit_v2 c SET
+        active_slots = GREATEST(0, (CASE WHEN l.slot_decay_per_second > 0
+          THEN GREATEST(0, l.active_slots - l.slot_decay_per_second * GREATEST(0, ${nowSeconds}::float8 - l.slots_at))
+          ELSE l.active_slots END) - g.slots),
+        denied_slots = GREATEST(0, l.denied_slots - (CASE WHEN l.slot_decay_per_second > 0 THEN l.slot_decay_per_second
+          ELSE GREATEST(l."limit", 1) / GREATEST(l.avg_slot_occupancy_seconds, 0.001) END) * GREATEST(0, ${nowSeconds}::float8 - l.slots_at)),
+        slots_at = GREATEST(l.slots_at, ${nowSeconds}::float8),
+        avg_slot_occupancy_seconds = CASE WHEN ${expired}::boolean THEN l.avg_slot_occupancy_seconds
+          ELSE l.avg_slot_occupancy_seconds + (GREATEST(0.001, ${releasedSeconds}::float8 - extract(epoch FROM g.created)) - l.avg_slot_occupancy_seconds) * ${OCCUPANCY_WEIGHT}::float8 END
+      FROM locked l, gone g
+      WHERE c.id = l.id
+      RETURNING c.id
+    )
+    SELECT (SELECT count(*) FROM gone) AS released, (SELECT count(*) FROM changed) AS changed
+  `.execute(db.kysely);
+  return Number(result.rows[0]?.released ?? 0) > 0;
 }
 
 /** Pushes a lease's expiration to `durationSeconds` from now; false when the lease is gone. */
