@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { randomUUID } from "node:crypto";
 import type { FlowRun, State, StateCreate, StateDetails, TaskRun } from "@baton/core";
 import { taskKeyFor } from "../cache/keys.js";
@@ -176,6 +177,8 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
       );
       await mirror(entered.state);
       const controller = new AbortController();
+      // Every task run of the attempt listens to its signal: a 5,000-task map is not a leak.
+      setMaxListeners(Infinity, controller.signal);
       const ctx = contextFor(controller);
       const attempt = await runAttempt<R>(
         async () => (await resolveFutures(await runStore.run({ flow: ctx, task: undefined }, () => def.fn(...args)))) as R,

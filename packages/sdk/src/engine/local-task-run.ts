@@ -16,12 +16,14 @@ import { localState, reporterFor, taskRunStateEvent, type TaskRunReporter } from
  * Only runs nothing on the server needs to decide take this path (`orchestratedLocally`):
  * a cache key needs the server's cache, tags may have tag concurrency limits (whose slots the
  * server hands out), a background task run belongs to the server's queue, and in a retried
- * flow run the server knows which calls already completed. All those keep the server path.
+ * or resumed flow run the server knows which calls already completed. All those keep the server path.
  */
 export function orchestratedLocally(options: TaskOptions<never>, flowCtx: FlowRunContext | undefined, existing: TaskRun | undefined): LocalTaskRun | undefined {
   if (flowCtx === undefined || existing !== undefined) return undefined;
   if (options.cacheKeyFn !== undefined || (options.tags ?? []).length > 0) return undefined;
-  if (flowCtx.flowRun.run_count > 1) return undefined;
+  // Only in a flow run's first attempt in its first process: a retried or resumed run may have
+  // task runs from before, which the server matches by dynamic key to reuse their results.
+  if (flowCtx.flowRun.run_count > 1 || flowCtx.flowRun.start_time !== null) return undefined;
   if (!currentSettings().clientSideTaskOrchestration) return undefined;
   return new LocalTaskRun(reporterFor(flowCtx.session.client), flowCtx.session.client, flowCtx.flowRun);
 }
