@@ -31,6 +31,7 @@ export class TaskRunReporter {
 
   report(event: EventCreate): void {
     this.buffer.push(event);
+    unsent.add(this);
     if (this.buffer.length >= FLUSH_AT_EVENTS) {
       void this.flush().catch(() => undefined);
       return;
@@ -50,6 +51,7 @@ export class TaskRunReporter {
     }
     const batch = this.buffer;
     this.buffer = [];
+    unsent.delete(this);
     if (batch.length > 0) this.queued.push(batch);
     this.pump();
     return this.drained().then(() => {
@@ -97,10 +99,26 @@ export class TaskRunReporter {
 }
 
 const reporters = new WeakMap<BatonClient, TaskRunReporter>();
+/** Reporters holding events not yet sent: a process about to exit sends them first. */
+const unsent = new Set<TaskRunReporter>();
+let exitHookInstalled = false;
+
+/**
+ * The flush timer does not keep a process alive, so events reported after a flow's last flush
+ * (task runs a timed-out flow left behind) are sent when the event loop runs dry, before exit.
+ */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("beforeExit", () => {
+    for (const reporter of [...unsent]) void reporter.flush().catch(() => undefined);
+  });
+}
 
 export function reporterFor(client: BatonClient): TaskRunReporter {
   let reporter = reporters.get(client);
   if (reporter === undefined) {
+    installExitHook();
     reporter = new TaskRunReporter(client);
     reporters.set(client, reporter);
   }
