@@ -125,6 +125,21 @@ for (const dialect of DIALECTS) {
       expect(response.body.exception_message).toContain("body.0.payload.task_run.flow_run_id");
     });
 
+    it("takes payloads in any valid spelling: upper-case ids, other time zones, inputs from upstream runs", async () => {
+      const upstream = randomUUID();
+      const id = randomUUID();
+      const event = stateEvent(id.toUpperCase(), "8", "RUNNING", "Running", 2, {
+        start_time: "2026-01-01T01:00:02+01:00",
+        created: "2026-01-01T00:00:00Z",
+        task_inputs: { x: [{ input_type: "task_run", id: upstream }] },
+      });
+      event.resource["prefect.resource.id"] = `prefect.task-run.${id}`;
+      expect((await server.call("POST", "/events", [event])).status).toBe(204);
+      const run = await readRun(id);
+      expect(run).toMatchObject({ id, state_type: "RUNNING", start_time: at(2), created: at(0) });
+      expect(run.task_inputs).toEqual({ x: [{ input_type: "task_run", id: upstream }] });
+    });
+
     it("stores task-run events without a task run in the payload as events only", async () => {
       const id = randomUUID();
       const event = { id: randomUUID(), occurred: at(1), event: "prefect.task-run.Custom", resource: { "prefect.resource.id": `prefect.task-run.${id}` }, payload: { note: 1 } };

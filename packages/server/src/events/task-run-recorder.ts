@@ -3,8 +3,8 @@ import {
   InvalidInputError,
   RESOURCE_ID_LABEL,
   TASK_RUN_EVENT_PREFIX,
-  TaskRunStateEventPayload,
   type Event,
+  type TaskRunStateEventPayload,
   type State,
 } from "@baton/core";
 import { sql, type Selectable } from "kysely";
@@ -12,6 +12,7 @@ import type { Database, Executor } from "../db/database.js";
 import { toJson } from "../db/json.js";
 import type { StateTable, TaskRunTable } from "../db/schema.js";
 import { stateRow } from "../db/queries/states.js";
+import { parsePayload } from "./task-run-payload.js";
 
 /** Rows per INSERT: 28 task_run columns x 400 and 9 state columns x 1000 stay under both databases' parameter caps. */
 const RUN_CHUNK = 400;
@@ -70,7 +71,7 @@ function parse(events: readonly Event[]): Recorded[] {
   const recorded: Recorded[] = [];
   events.forEach((event, index) => {
     if (!event.event.startsWith(TASK_RUN_EVENT_PREFIX) || !("task_run" in event.payload)) return;
-    const parsed = TaskRunStateEventPayload.safeParse(event.payload);
+    const parsed = parsePayload(event.payload);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       throw new InvalidInputError(["body", index, "payload", ...issue.path].join("."), issue.message);
