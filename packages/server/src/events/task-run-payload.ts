@@ -21,13 +21,14 @@ export function parseCommonPayload(payload: Record<string, unknown>): TaskRunSta
   if (!(run.tags === undefined || (Array.isArray(run.tags) && run.tags.length <= 200 && run.tags.every((t) => typeof t === "string" && t.length <= 500)))) return undefined;
   // Inputs fed by no upstream run (the common case) are kept as they are; others go to zod.
   if (!(run.task_inputs === undefined || (isObject(run.task_inputs) && Object.values(run.task_inputs).every((v) => Array.isArray(v) && v.length === 0)))) return undefined;
-  const policy = TaskRunPolicy.safeParse(run.empirical_policy === undefined ? {} : run.empirical_policy);
-  if (!policy.success) return undefined;
+  const policy = run.empirical_policy === undefined ? DEFAULT_POLICY : plainPolicy(run.empirical_policy);
+  if (policy === undefined) return undefined;
 
   if (typeof state.type !== "string" || !STATE_TYPE_SET.has(state.type)) return undefined;
   if (!(state.name == null || (typeof state.name === "string" && state.name.length <= 5000)) || !(state.message == null || typeof state.message === "string")) return undefined;
   let details: StateDetails | undefined;
-  if (state.state_details !== undefined) {
+  if (isObject(state.state_details) && Object.keys(state.state_details).length === 0) details = {};
+  else if (state.state_details !== undefined) {
     const parsed = StateDetails.safeParse(state.state_details);
     if (!parsed.success) return undefined;
     details = parsed.data;
@@ -42,7 +43,7 @@ export function parseCommonPayload(payload: Record<string, unknown>): TaskRunSta
       cache_key: (run.cache_key as string | null | undefined) ?? null,
       cache_expiration: (run.cache_expiration as string | null | undefined) ?? null,
       task_version: (run.task_version as string | null | undefined) ?? null,
-      empirical_policy: policy.data,
+      empirical_policy: policy,
       tags: (run.tags as string[] | undefined) ?? [],
       labels: null,
       task_inputs: (run.task_inputs as Record<string, never[]> | undefined) ?? {},
@@ -71,6 +72,20 @@ const STATE_TYPE_SET = new Set<string>(STATE_TYPES);
 const CANONICAL_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
 /** Lower-case UUID-shaped, as `Id` leaves it. */
 const LOWER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const DEFAULT_POLICY: TaskRunPolicy = TaskRunPolicy.parse({});
+
+/** A retry policy of plain numbers, as `TaskRunPolicy` would parse it (defaults filled in, other keys dropped). */
+function plainPolicy(value: unknown): TaskRunPolicy | undefined {
+  if (!isObject(value)) return undefined;
+  const { max_retries = 0, retry_delay_seconds = 0, retries = null, retry_delay = null, retry_jitter_factor = null } = value;
+  const count = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= 1_000_000;
+  const seconds = (n: unknown) => typeof n === "number" && Number.isFinite(n) && n >= 0;
+  if (!count(max_retries) || !seconds(retry_delay_seconds) || !(retries === null || count(retries))) return undefined;
+  if (!(retry_delay === null || seconds(retry_delay) || (Array.isArray(retry_delay) && retry_delay.every(seconds)))) return undefined;
+  if (!(retry_jitter_factor === null || seconds(retry_jitter_factor))) return undefined;
+  return { max_retries, retry_delay_seconds, retries, retry_delay, retry_jitter_factor } as TaskRunPolicy;
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
