@@ -1,7 +1,8 @@
 // The `serve()` side of the flow-control benchmark: serves a flow that holds a slot of a global
 // concurrency limit for a while, and times every request the SDK makes to take and give back
 // slots. On SIGTERM it writes what it measured to BATON_BENCH_STATS (JSON) and exits.
-//   BATON_API_URL, BATON_BENCH_LIMIT (limit name), BATON_BENCH_HOLD_MS, BATON_BENCH_STATS
+//   BATON_API_URL, BATON_BENCH_LIMIT (limit name), BATON_BENCH_HOLD_MS, BATON_BENCH_STATS,
+//   BATON_BENCH_SERVE_LIMIT (serve()'s most runs at once; empty: no limit)
 import { writeFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import process from "node:process";
@@ -43,7 +44,8 @@ const contender = flow({ name: "bench-contender", logPrints: false }, async func
 });
 
 // serve() stops on SIGTERM (after the runs in progress) and then resolves.
-await serve([{ flow: contender, name: "bench-gcl" }], { pollIntervalSeconds: 0.2, prefetchSeconds: 0 });
+const serveLimit = Number(process.env.BATON_BENCH_SERVE_LIMIT || 0);
+await serve([{ flow: contender, name: "bench-gcl" }], { pollIntervalSeconds: 0.2, prefetchSeconds: 0, ...(serveLimit > 0 ? { limit: serveLimit } : {}) });
 stats.loopDelayP99Ms = loopDelay.percentile(99) / 1e6;
 writeFileSync(process.env.BATON_BENCH_STATS ?? "/dev/null", JSON.stringify(stats));
 process.exit(0);

@@ -6,6 +6,7 @@ export * from "./schemas/flow.js";
 export * from "./schemas/policies.js";
 export * from "./schemas/flow-run.js";
 export * from "./schemas/task-run.js";
+export * from "./schemas/task-run-event.js";
 export * from "./schemas/deployment.js";
 export * from "./schemas/log.js";
 export * from "./schemas/event.js";

@@ -1,9 +1,9 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { ApiError, BatonError, type ConcurrencyLeaseHolder, type ConcurrencyLimitWithLease, type MinimalConcurrencyLimit } from "@baton/core";
 import type { BatonClient } from "./client.js";
 import { currentRun } from "./context.js";
 import { openSession, type ApiSession } from "./ephemeral.js";
 import { InvalidOptionError } from "./errors.js";
+import { gateKey, releasedAt, throughGate, type Attempt } from "./slot-gate.js";
 
 export interface ConcurrencyOptions {
   /** Slots to take of each limit (default 1). */
@@ -106,7 +106,7 @@ export async function acquireConcurrencySlots(names: string | readonly string[],
       await session.client.request("POST", "/v2/concurrency_limits/decrement-with-lease", { lease_id: granted.lease_id });
       throw new ConcurrencyLimitMissingError(missing);
     }
-    return leaseKeeper(session, granted, leaseSeconds);
+    return leaseKeeper(session, granted, leaseSeconds, gateKey(session.client.apiUrl, "concurrency", list));
   } catch (error) {
     await session.release();
     throw error;
@@ -174,34 +174,31 @@ function currentHolder(): ConcurrencyLeaseHolder | null {
   return run.kind === "task" ? { type: "task_run", id: run.taskRun.id } : { type: "flow_run", id: run.flowRun.id };
 }
 
-/** POSTs until granted; a 423 waits the server's Retry-After, within the timeout. */
-async function acquireWithRetries<T>(client: BatonClient, names: readonly string[], options: RateLimitOptions, path: string, body: unknown): Promise<T> {
+/**
+ * POSTs until granted; a 423 waits the server's Retry-After (or less, when this process gives
+ * back a slot of the same limits first), within the timeout. Callers in this process for the
+ * same limits queue at one gate (slot-gate.ts), so only one of them polls the server.
+ */
+async function acquireWithRetries<T>(client: BatonClient, names: readonly string[], options: RateLimitOptions, path: string, body: { mode: string; [field: string]: unknown }): Promise<T> {
   const timeout = options.timeoutSeconds;
   if (timeout !== undefined && (!Number.isFinite(timeout) || timeout < 0)) {
     throw new InvalidOptionError("timeoutSeconds", "must be a number of seconds, 0 or more");
   }
   const deadline = timeout === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeout * 1000;
-  for (;;) {
+  const attempt = async (): Promise<Attempt<T>> => {
     try {
-      return await client.request<T>("POST", path, body);
+      return { granted: await client.request<T>("POST", path, body) };
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 423) throw error;
       if (error.retryAfterSeconds === undefined) throw error; // a limit of 0: waiting cannot help
-      const waitMs = Math.max(5, (error.retryAfterSeconds ?? DEFAULT_RETRY_SECONDS) * 1000);
-      if (Date.now() + waitMs > deadline) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new AcquireConcurrencySlotTimeoutError(names, timeout ?? 0);
-        // One last try at the deadline rather than giving up early.
-        await sleep(left);
-        continue;
-      }
-      await sleep(waitMs);
+      return { retryAfterMs: Math.max(5, (error.retryAfterSeconds ?? DEFAULT_RETRY_SECONDS) * 1000) };
     }
-  }
+  };
+  return throughGate(gateKey(client.apiUrl, body.mode, names), (gate) => gate.acquire(attempt, deadline, () => new AcquireConcurrencySlotTimeoutError(names, timeout ?? 0)));
 }
 
 /** Renews the lease at a third of its duration until released; a lost lease is reported once. */
-function leaseKeeper(session: ApiSession, granted: ConcurrencyLimitWithLease, leaseSeconds: number): ConcurrencySlots {
+function leaseKeeper(session: ApiSession, granted: ConcurrencyLimitWithLease, leaseSeconds: number, gate: string): ConcurrencySlots {
   let released: Promise<void> | undefined;
   const renew = async () => {
     try {
@@ -227,6 +224,7 @@ function leaseKeeper(session: ApiSession, granted: ConcurrencyLimitWithLease, le
         clearInterval(timer);
         try {
           await session.client.request("POST", "/v2/concurrency_limits/decrement-with-lease", { lease_id: granted.lease_id });
+          releasedAt(gate);
         } finally {
           await session.release();
         }

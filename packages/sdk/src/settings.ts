@@ -11,6 +11,7 @@ import { SettingsError } from "./errors.js";
  * | `logLevel`    | `BATON_LOGGING_LEVEL` | `info`: lowest level recorded and sent to the API    |
  * | `consoleLogs` | `BATON_CONSOLE_LOGS`  | `true`: also print run logs to stderr               |
  * | `flowRunHeartbeatSeconds` | `BATON_FLOW_RUN_HEARTBEAT_SECONDS` | `30`: how often a RUNNING flow run tells the server it is alive; `0` sends none |
+ * | `clientSideTaskOrchestration` | `BATON_CLIENT_SIDE_TASK_ORCHESTRATION` | `true`: a flow's task runs are orchestrated in-process and reported as events (see engine/task-run-reporter.ts); `false` sends every state to the server's orchestration |
  *
  * In ephemeral mode the server reads its own settings (`BATON_HOME`, `BATON_DATABASE_URL`, ...)
  * from the environment as `baton server start` does; the database defaults to `$BATON_HOME/baton.db`.
@@ -28,6 +29,13 @@ export interface Settings {
    * this well below that. `0` sends none.
    */
   flowRunHeartbeatSeconds: number;
+  /**
+   * Task runs inside a flow run are orchestrated in this process and reported to the server as
+   * batched events (Prefect 3's client-side task orchestration) when nothing needs the server
+   * to decide (no cache key, no tags, the flow run's first attempt); `false` makes every task
+   * state a `set_state` round trip.
+   */
+  clientSideTaskOrchestration: boolean;
 }
 
 export interface ConfigureOptions {
@@ -36,6 +44,7 @@ export interface ConfigureOptions {
   logLevel?: LogLevelName | null;
   consoleLogs?: boolean | null;
   flowRunHeartbeatSeconds?: number | null;
+  clientSideTaskOrchestration?: boolean | null;
 }
 
 const blankIsUnset = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
@@ -55,6 +64,13 @@ const Env = z.object({
       .transform((v) => v === "true" || v === "1"),
   ),
   BATON_FLOW_RUN_HEARTBEAT_SECONDS: z.preprocess(blankIsUnset, z.coerce.number().min(0, "must be 0 (off) or a number of seconds").default(30)),
+  BATON_CLIENT_SIDE_TASK_ORCHESTRATION: z.preprocess(
+    (v) => (typeof v === "string" ? blankIsUnset(v.toLowerCase()) : v),
+    z
+      .enum(["true", "false", "1", "0"])
+      .default("true")
+      .transform((v) => v === "true" || v === "1"),
+  ),
 });
 
 let overrides: ConfigureOptions = {};
@@ -102,5 +118,6 @@ export function currentSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     logLevel: overrides.logLevel ?? e.BATON_LOGGING_LEVEL,
     consoleLogs: overrides.consoleLogs ?? e.BATON_CONSOLE_LOGS,
     flowRunHeartbeatSeconds: overrides.flowRunHeartbeatSeconds ?? e.BATON_FLOW_RUN_HEARTBEAT_SECONDS,
+    clientSideTaskOrchestration: overrides.clientSideTaskOrchestration ?? e.BATON_CLIENT_SIDE_TASK_ORCHESTRATION,
   };
 }

@@ -6,7 +6,12 @@ import { proposeState, type RunTarget } from "./states.js";
  * process goes on to die of the signal. The handlers are installed only while some run is
  * active (or `serve()` is serving), so the process's usual signal behaviour is untouched otherwise.
  */
-const active = new Map<string, RunTarget>();
+interface ActiveRun {
+  target: RunTarget;
+  /** How to report this run crashed, when not by a CRASHED proposal (a task run orchestrated in-process). */
+  crash: ((message: string) => Promise<unknown>) | undefined;
+}
+const active = new Map<string, ActiveRun>();
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 /** How long reporting the crash may hold up the exit. */
 const REPORT_TIMEOUT_MS = 3000;
@@ -30,7 +35,7 @@ function onSignal(signal: NodeJS.Signals): void {
   active.clear();
   uninstall();
   const message = `Execution was interrupted by ${signal}`;
-  const reports = Promise.allSettled(runs.map((run) => proposeState(run, { type: "CRASHED", name: "Crashed", message })));
+  const reports = Promise.allSettled(runs.map((run) => (run.crash ? run.crash(message) : proposeState(run.target, { type: "CRASHED", name: "Crashed", message }))));
   const deadline = new Promise((resolve) => setTimeout(resolve, REPORT_TIMEOUT_MS).unref());
   void Promise.race([reports, deadline]).then(() => {
     process.stderr.write(`baton: ${message}; ${runs.length} run(s) marked CRASHED\n`);
@@ -51,9 +56,9 @@ function uninstall(): void {
 }
 
 /** Marks a run RUNNING in this process until the returned function is called. */
-export function trackRunning(target: RunTarget): () => void {
+export function trackRunning(target: RunTarget, crash?: (message: string) => Promise<unknown>): () => void {
   install();
-  active.set(`${target.kind}:${target.id}`, target);
+  active.set(`${target.kind}:${target.id}`, { target, crash });
   return () => {
     if (active.delete(`${target.kind}:${target.id}`) && active.size === 0 && drainHandlers.size === 0) uninstall();
   };

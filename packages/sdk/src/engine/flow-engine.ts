@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { randomUUID } from "node:crypto";
 import type { FlowRun, State, StateCreate, StateDetails, TaskRun } from "@baton/core";
 import { taskKeyFor } from "../cache/keys.js";
@@ -10,6 +11,7 @@ import { createRunLogger, installPrintCapture, type RunLogger } from "../logger.
 import { describeError, errorData, hasReadableResult, resultFromState, serializeResult } from "../results/serializer.js";
 import { applyState, failedProposal, runAttempt } from "./attempt.js";
 import { trackRunning } from "./crash.js";
+import { flushTaskRunReports } from "./task-run-reporter.js";
 import { beatWhileRunning } from "./heartbeat.js";
 import { runHooks } from "./hooks.js";
 import { argumentsFromParameters, namedParameters, toJsonSafe } from "./parameters.js";
@@ -175,12 +177,18 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
       );
       await mirror(entered.state);
       const controller = new AbortController();
+      // Every task run of the attempt listens to its signal: a 5,000-task map is not a leak.
+      setMaxListeners(Infinity, controller.signal);
       const ctx = contextFor(controller);
       const attempt = await runAttempt<R>(
         async () => (await resolveFutures(await runStore.run({ flow: ctx, task: undefined }, () => def.fn(...args)))) as R,
         { run: target, timeoutSeconds: def.options.timeoutSeconds, controller, pending: ctx.pending },
       );
 
+      // Task runs orchestrated in this process are on the server before the flow run's next state.
+      await flushTaskRunReports(client).catch((error: unknown) =>
+        logger.warning(`Could not report some task runs' states to the server (${describeError(error)}); they may show stale states`),
+      );
       if (!attempt.ok && attempt.error instanceof FlowRunSuspendedError) {
         // Suspended: the run stays PAUSED (to be rescheduled); nothing final is proposed here.
         const suspended = (await client.readFlowRun(flowRun.id)).state;

@@ -10,6 +10,7 @@ import { describeError, hasReadableResult, resultFromState, serializeResult } fr
 import type { TaskOptions } from "../task.js";
 import { applyState, failedProposal, runAttempt } from "./attempt.js";
 import { trackRunning } from "./crash.js";
+import { orchestratedLocally } from "./local-task-run.js";
 import { runHooks } from "./hooks.js";
 import { namedParameters, parameterNames } from "./parameters.js";
 import { sleepUntilScheduled } from "./retries.js";
@@ -88,7 +89,9 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   const logPrints = def.options.logPrints ?? call.parent?.logPrints ?? false;
   if (logPrints) installPrintCapture();
 
-  const created = call.existing ?? (await client.createTaskRun({
+  // A run nothing on the server needs to decide is orchestrated here and reported in batches.
+  const local = orchestratedLocally(def.options as TaskOptions<never>, flowCtx, call.existing);
+  const input = {
     id: call.taskRunId,
     name: `${def.name}-${flowCtx ? call.dynamicKey : call.dynamicKey.slice(0, 8)}`,
     flow_run_id: flowCtx?.flowRun.id ?? null,
@@ -98,8 +101,9 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
     empirical_policy: taskRunPolicy(def.options as TaskOptions<never>),
     tags: def.options.tags ?? [],
     task_inputs: taskInputs(def.fn, args),
-    state: { type: "PENDING", name: "Pending" },
-  }));
+    state: { type: "PENDING" as const, name: "Pending" },
+  };
+  const created = call.existing ?? (local ? local.create(input) : await client.createTaskRun(input));
   const taskRun: TaskRun = { ...created };
   observer?.created(taskRun);
   const logger = createRunLogger({ kind: "task", runName: taskRun.name, flowRunId: taskRun.flow_run_id, taskRunId: taskRun.id, shipper: session.logs });
@@ -142,10 +146,10 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   let failure: unknown;
   let finalState: State;
   // From here until the run is final, a SIGINT/SIGTERM marks it CRASHED.
-  const untrack = trackRunning(target);
+  const untrack = local ? local.track() : trackRunning(target);
   try {
     for (;;) {
-      const entered = await enterRunning(target, { name: runningName, cacheKey, onState });
+      const entered = local ? local.enterRunning({ name: runningName, onState }) : await enterRunning(target, { name: runningName, cacheKey, onState });
       if (entered.outcome === "done") {
         finalState = entered.state;
         break;
@@ -186,7 +190,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
         proposal = failedProposal("task", attempt);
       }
 
-      const finished = await proposeFinal(target, proposal);
+      const finished = local ? local.proposeFinal(proposal) : await proposeFinal(target, proposal);
       onState(finished.state);
       if (finished.outcome === "retry") {
         const retries = def.options.retries ?? 0;

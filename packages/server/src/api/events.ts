@@ -2,6 +2,7 @@ import { Event, EventFilter, EventFilterBody, EventPage, InvalidInputError, MAX_
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import { filterEvents, insertEvents } from "../db/queries/events.js";
+import { recordTaskRunEvents } from "../events/task-run-recorder.js";
 import type { ApiContext } from "./context.js";
 
 /**
@@ -20,6 +21,7 @@ export function registerEventRoutes({ router, db }: ApiContext): void {
     body: z.array(Event).max(MAX_EVENT_BATCH),
     status: 204,
     handler: async ({ body }) => {
+      await recordTaskRunEvents(db, body);
       await insertEvents(db, body, new Date().toISOString());
     },
   });

@@ -9,7 +9,7 @@ import {
   type ConcurrencyLimitV2Update,
   type MinimalConcurrencyLimit,
 } from "@baton/core";
-import type { Selectable } from "kysely";
+import { sql, type Selectable } from "kysely";
 import type { Database, Executor } from "../database.js";
 import { fromJson, newId, toBool, toJson } from "../json.js";
 import type { ConcurrencyLimitV2Table } from "../schema.js";
@@ -39,7 +39,7 @@ export function slotsAt(row: LimitRow, nowSeconds: number): { active: number; de
   return { active, denied };
 }
 
-function freeingRate(row: LimitRow): number {
+function freeingRate(row: Pick<LimitRow, "limit" | "slot_decay_per_second" | "avg_slot_occupancy_seconds">): number {
   if (row.slot_decay_per_second > 0) return row.slot_decay_per_second;
   return Math.max(row.limit, 1) / Math.max(row.avg_slot_occupancy_seconds, 0.001);
 }
@@ -190,6 +190,7 @@ export type AcquireOutcome =
  * sets cannot deadlock; on SQLite the write transaction already excludes other writers.
  */
 export async function acquireSlots(db: Database, request: AcquireRequest, at?: Date): Promise<AcquireOutcome> {
+  if (db.dialect.name === "postgres" && request.mode === "concurrency") return acquireInOneStatement(db, request, at);
   return db.write(async (trx) => {
     let query = trx.selectFrom("concurrency_limit_v2").selectAll().where("name", "in", [...new Set(request.names)]).orderBy("id");
     if (db.dialect.supportsRowLocks) query = query.forUpdate();
@@ -248,12 +249,91 @@ export async function acquireSlots(db: Database, request: AcquireRequest, at?: D
   });
 }
 
+interface CountedRow {
+  id: string;
+  name: string;
+  limit: number;
+  active: number;
+  denied: number;
+  slot_decay_per_second: number;
+  avg_slot_occupancy_seconds: number;
+  granted: boolean;
+  too_many: boolean;
+}
+
+/**
+ * PostgreSQL's acquisition of concurrency slots in one statement (one round trip instead of
+ * five: BEGIN, lock, update, lease, COMMIT), the hot path of `concurrency()`: lock the named
+ * limits in id order, count their slots now (the same decay as `slotsAt`), and either take the
+ * slots on all of them and insert the lease, or count the refusal, all or none. The time is
+ * the caller's, so a row stored by a writer we waited for may be newer: elapsed time is then
+ * 0 and `slots_at` never moves back. Uses the primary key and the unique index on `name`.
+ */
+async function acquireInOneStatement(db: Database, request: AcquireRequest, at?: Date): Promise<AcquireOutcome> {
+  const now = at ?? new Date();
+  const nowSeconds = now.getTime() / 1000;
+  const stamp = now.toISOString();
+  const leaseId = request.lease ? newId() : null;
+  const expiration = request.lease ? new Date(now.getTime() + request.lease.durationSeconds * 1000).toISOString() : null;
+  const holder = request.lease?.holder ? toJson(request.lease.holder) : null;
+  const names = [...new Set(request.names)];
+  const result = await sql<CountedRow>`
+    WITH locked AS (
+      SELECT * FROM concurrency_limit_v2 WHERE name = ANY(${names}::text[]) AND active = 1 ORDER BY id FOR UPDATE
+    ), counted AS (
+      SELECT id, name, "limit", avg_slot_occupancy_seconds, slot_decay_per_second, GREATEST(slots_at, ${nowSeconds}::float8) AS counted_at,
+        CASE WHEN slot_decay_per_second > 0
+          THEN GREATEST(0, active_slots - slot_decay_per_second * GREATEST(0, ${nowSeconds}::float8 - slots_at))
+          ELSE active_slots END AS active,
+        GREATEST(0, denied_slots - (CASE WHEN slot_decay_per_second > 0 THEN slot_decay_per_second
+          ELSE GREATEST("limit", 1) / GREATEST(avg_slot_occupancy_seconds, 0.001) END) * GREATEST(0, ${nowSeconds}::float8 - slots_at)) AS denied
+      FROM locked
+    ), verdict AS (
+      SELECT COALESCE(bool_and(active + ${request.slots}::int <= "limit" + ${EPSILON}::float8), true) AS granted,
+        COALESCE(bool_or(${request.slots}::int > "limit"), false) AS too_many
+      FROM counted
+    ), changed AS (
+      UPDATE concurrency_limit_v2 c SET
+        active_slots = CASE WHEN v.granted THEN k.active + ${request.slots}::int ELSE k.active END,
+        denied_slots = CASE WHEN v.granted THEN k.denied ELSE k.denied + ${request.slots}::int END,
+        slots_at = k.counted_at,
+        updated = CASE WHEN v.granted THEN ${stamp}::timestamptz ELSE c.updated END
+      FROM counted k, verdict v
+      WHERE c.id = k.id AND NOT v.too_many
+      RETURNING c.id
+    ), lease AS (
+      INSERT INTO concurrency_lease (id, created, expiration, resource_ids, slots, holder)
+      SELECT ${leaseId}::uuid, ${stamp}::timestamptz, ${expiration}::timestamptz,
+        (SELECT COALESCE(jsonb_agg(id ORDER BY id), '[]'::jsonb) FROM counted), ${request.slots}::int, ${holder}::jsonb
+      FROM verdict v WHERE ${leaseId}::uuid IS NOT NULL AND v.granted AND NOT v.too_many
+      RETURNING id
+    )
+    SELECT k.id, k.name, k."limit", k.active, k.denied, k.slot_decay_per_second, k.avg_slot_occupancy_seconds, v.granted, v.too_many,
+      (SELECT count(*) FROM changed) AS changed, (SELECT count(*) FROM lease) AS leased
+    FROM verdict v LEFT JOIN counted k ON true
+    ORDER BY k.id
+  `.execute(db.kysely);
+  const rows = result.rows.filter((row) => row.id !== null);
+  const verdict = result.rows[0];
+  if (verdict?.too_many) {
+    const row = rows.find((r) => request.slots > r.limit)!;
+    throw new InvalidInputError("body.slots", `${request.slots} slots requested, more than the limit '${row.name}' has (${row.limit})`);
+  }
+  if (verdict?.granted !== false) {
+    return { acquired: true, limits: rows.map((row) => ({ id: row.id, name: row.name, limit: row.limit })), leaseId: leaseId ?? undefined };
+  }
+  const blocking = rows
+    .filter((row) => row.active + request.slots > row.limit + EPSILON)
+    .map((row) => ({ row: { limit: row.limit, slot_decay_per_second: row.slot_decay_per_second, avg_slot_occupancy_seconds: row.avg_slot_occupancy_seconds, name: row.name }, denied: row.denied }));
+  return { acquired: false, retryAfterSeconds: retryAfter(blocking, request.slots), blocking: blocking.map((c) => c.row.name) };
+}
+
 /**
  * When trying again is likely to succeed: the callers already waiting (denied slots) plus
  * this one, divided by the rate at which slots come free, for the slowest blocking limit;
  * with ±20% jitter so that a crowd refused together does not come back together.
  */
-function retryAfter(blocking: Array<{ row: LimitRow; denied: number }>, slots: number): number {
+function retryAfter(blocking: Array<{ row: Pick<LimitRow, "limit" | "slot_decay_per_second" | "avg_slot_occupancy_seconds">; denied: number }>, slots: number): number {
   let seconds = 0;
   for (const c of blocking) seconds = Math.max(seconds, (c.denied + slots) / freeingRate(c.row));
   seconds *= 0.8 + Math.random() * 0.4;
@@ -300,6 +380,7 @@ export async function releaseSlots(
  */
 export async function releaseLease(db: Database, leaseId: string, options: { now?: Date; expired?: boolean } = {}): Promise<boolean> {
   const now = options.now ?? new Date();
+  if (db.dialect.name === "postgres") return releaseLeaseInOneStatement(db, leaseId, now, options.expired ?? false);
   return db.write(async (trx) => {
     const lease = await trx.deleteFrom("concurrency_lease").where("id", "=", leaseId).returningAll().executeTakeFirst();
     if (!lease) return false;
@@ -309,6 +390,40 @@ export async function releaseLease(db: Database, leaseId: string, options: { now
     await giveBack(trx, db, fromJson<string[]>(lease.resource_ids, []), lease.slots, occupancy, now);
     return true;
   });
+}
+
+/**
+ * PostgreSQL's `releaseLease` in one statement: delete the lease and give its slots back to
+ * its limits (locked in id order; the counts and the occupancy average as `giveBack` computes
+ * them), so that releasing is one round trip, like acquiring.
+ */
+async function releaseLeaseInOneStatement(db: Database, leaseId: string, now: Date, expired: boolean): Promise<boolean> {
+  const nowSeconds = Math.max(now.getTime(), Date.now()) / 1000;
+  const releasedSeconds = now.getTime() / 1000;
+  const result = await sql<{ released: string }>`
+    WITH gone AS (
+      DELETE FROM concurrency_lease WHERE id = ${leaseId}::uuid RETURNING resource_ids, slots, created
+    ), locked AS (
+      SELECT c.* FROM concurrency_limit_v2 c
+      WHERE c.id IN (SELECT jsonb_array_elements_text(resource_ids)::uuid FROM gone)
+      ORDER BY c.id FOR UPDATE OF c
+    ), changed AS (
+      UPDATE concurrency_limit_v2 c SET
+        active_slots = GREATEST(0, (CASE WHEN l.slot_decay_per_second > 0
+          THEN GREATEST(0, l.active_slots - l.slot_decay_per_second * GREATEST(0, ${nowSeconds}::float8 - l.slots_at))
+          ELSE l.active_slots END) - g.slots),
+        denied_slots = GREATEST(0, l.denied_slots - (CASE WHEN l.slot_decay_per_second > 0 THEN l.slot_decay_per_second
+          ELSE GREATEST(l."limit", 1) / GREATEST(l.avg_slot_occupancy_seconds, 0.001) END) * GREATEST(0, ${nowSeconds}::float8 - l.slots_at)),
+        slots_at = GREATEST(l.slots_at, ${nowSeconds}::float8),
+        avg_slot_occupancy_seconds = CASE WHEN ${expired}::boolean THEN l.avg_slot_occupancy_seconds
+          ELSE l.avg_slot_occupancy_seconds + (GREATEST(0.001, ${releasedSeconds}::float8 - extract(epoch FROM g.created)) - l.avg_slot_occupancy_seconds) * ${OCCUPANCY_WEIGHT}::float8 END
+      FROM locked l, gone g
+      WHERE c.id = l.id
+      RETURNING c.id
+    )
+    SELECT (SELECT count(*) FROM gone) AS released, (SELECT count(*) FROM changed) AS changed
+  `.execute(db.kysely);
+  return Number(result.rows[0]?.released ?? 0) > 0;
 }
 
 /** Pushes a lease's expiration to `durationSeconds` from now; false when the lease is gone. */

@@ -1,0 +1,192 @@
+/**
+ * Task throughput: one flow run maps a trivial task over N inputs (`double.map(range)`, 5,000 by
+ * default) in this process, and the figure is task runs per second from calling the flow to
+ * its return (the flow run COMPLETED, every task run's states on the server). Each database is
+ * measured with the server in this process and in a process of its own.
+ *
+ *   npm run bench:task-map                                   # SQLite and PostgreSQL, both server placements
+ *   npm run bench:task-map -- --db sqlite --server process --tasks 10000
+ *   npm run bench:task-map -- --orchestration server         # every task state a set_state round trip
+ *
+ * With `--orchestration client` (the default, the SDK's default) task runs are orchestrated in
+ * this process and their states reported as batched events (Prefect 3's client-side task
+ * orchestration); `server` sets BATON_CLIENT_SIDE_TASK_ORCHESTRATION=false, for comparison.
+ */
+import { readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { performance } from "node:perf_hooks";
+import { DEFAULT_POSTGRES_URL, prepareDatabase } from "./lib/bench-database.js";
+import { parseCommandLine, parseDatabases, positiveInt, UsageError, type DatabaseKind } from "./lib/args.js";
+import { startServerChild } from "./lib/server-process.js";
+import { formatSqlTiming } from "./lib/sql-report.js";
+import { formatProfile, summariseProfile } from "./lib/cpuprofile.js";
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+
+const USAGE = `Usage: npm run bench:task-map -- [options]
+  --db sqlite|postgres|both       databases (default both)
+  --server inprocess|process|both where the server runs (default both)
+  --tasks N                       task runs in the map (default 5000)
+  --orchestration client|server   where task states are decided (default client)
+  --pg-url URL                    PostgreSQL server (default ${DEFAULT_POSTGRES_URL})
+  --sql-timing                    with --server process: time every SQL statement of the server; print the totals
+  --cpu-prof DIR                  with --server process: run the server under node --cpu-prof; print a summary
+`;
+
+type Placement = "inprocess" | "process";
+
+interface Options {
+  databases: DatabaseKind[];
+  placements: Placement[];
+  tasks: number;
+  orchestration: "client" | "server";
+  pgUrl: string;
+  sqlTiming: boolean;
+  cpuProf: string | undefined;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      db: { type: "string", default: "both" },
+      server: { type: "string", default: "both" },
+      tasks: { type: "string", default: "5000" },
+      orchestration: { type: "string", default: "client" },
+      "pg-url": { type: "string", default: process.env.BATON_BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES_URL },
+      "sql-timing": { type: "boolean", default: false },
+      "cpu-prof": { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) throw new UsageError("");
+  const placements: Placement[] =
+    values.server === "both" ? ["inprocess", "process"] : values.server === "inprocess" || values.server === "process" ? [values.server] : [];
+  if (placements.length === 0) throw new UsageError(`--server must be inprocess, process or both, not ${values.server}`);
+  if (values.orchestration !== "client" && values.orchestration !== "server") throw new UsageError(`--orchestration must be client or server, not ${values.orchestration}`);
+  return {
+    databases: parseDatabases(values.db),
+    placements,
+    tasks: positiveInt("--tasks", values.tasks),
+    orchestration: values.orchestration,
+    pgUrl: values["pg-url"],
+    sqlTiming: values["sql-timing"],
+    cpuProf: values["cpu-prof"],
+  };
+}
+
+interface Result {
+  db: DatabaseKind;
+  placement: Placement;
+  tasks: number;
+  seconds: number;
+  /** Until the last task run's result was in the flow's hands (before the final flush and the flow's own state). */
+  tasksSeconds: number;
+  completed: number;
+  states: number;
+}
+
+async function api<T>(apiUrl: string, path: string, body: unknown): Promise<T> {
+  const response = await fetch(`${apiUrl}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+async function measure(db: DatabaseKind, placement: Placement, options: Options): Promise<Result> {
+  const database = prepareDatabase(db, options.pgUrl);
+  let stop: () => Promise<void>;
+  let apiUrl: string;
+  if (placement === "process") {
+    const nodeArgs = options.cpuProf ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProf] : [];
+    const env = { ...database.env };
+    const timingFile = join(database.home, "sql-timing.json");
+    if (options.sqlTiming) {
+      nodeArgs.push("--import", pathToFileURL(join(BENCH_DIR, "sql-timing.mjs")).href);
+      env.BATON_BENCH_SQL_TIMING_FILE = timingFile;
+    }
+    const startedAt = Date.now();
+    const child = await startServerChild({ launcher: "serve", env, nodeArgs });
+    apiUrl = `${child.url}/api`;
+    stop = async () => {
+      await child.stop();
+      if (options.sqlTiming) process.stdout.write(`\n${formatSqlTiming(timingFile)}\n`);
+      if (options.cpuProf) printProfile(options.cpuProf, child.pid, startedAt);
+    };
+  } else {
+    // The server reads its database from the environment, as `baton server start` does.
+    Object.assign(process.env, database.env);
+    if (db === "sqlite") delete process.env.BATON_DATABASE_SCHEMA;
+    const { startServer } = await import("@baton/server");
+    const server = await startServer({ config: { port: 0, host: "127.0.0.1", logLevel: "silent" } });
+    apiUrl = server.apiUrl;
+    stop = () => server.close();
+  }
+  try {
+    const sdk = await import("@baton/sdk");
+    sdk.configure({ apiUrl, consoleLogs: false, clientSideTaskOrchestration: options.orchestration === "client" });
+    let tasksDoneAt = 0;
+    const double = sdk.task({ name: "double" }, (x: number) => x * 2);
+    const mapper = sdk.flow({ name: "bench-task-map" }, async (n: number) => {
+      const futures = double.map(Array.from({ length: n }, (_, i) => i));
+      const values = await Promise.all(futures.map((f) => f.result()));
+      tasksDoneAt = performance.now();
+      return values.length;
+    });
+    // Warm-up: JIT, prepared statements, connections.
+    await mapper(Math.min(500, options.tasks));
+    process.stderr.write(`${db}, server ${placement}: mapping ${options.tasks} task runs...\n`);
+    const started = performance.now();
+    const outcome = await mapper.run(options.tasks);
+    const seconds = (performance.now() - started) / 1000;
+    const tasksSeconds = (tasksDoneAt - started) / 1000;
+    if (outcome.state.type !== "COMPLETED") throw new Error(`the flow run ended ${outcome.state.type}`);
+    const flowRunId = outcome.flowRun.id;
+    const completed = await api<number>(apiUrl, "/task_runs/count", { task_runs: { flow_run_id: { any_: [flowRunId] }, state: { type: { any_: ["COMPLETED"] } } } });
+    // Every task run's history is on the server: spot-check one (Pending, Running, Completed).
+    const [sample] = await api<Array<{ id: string }>>(apiUrl, "/task_runs/filter", { task_runs: { flow_run_id: { any_: [flowRunId] } }, limit: 1 });
+    const states = sample ? (await (await fetch(`${apiUrl}/task_run_states/?task_run_id=${sample.id}`)).json() as unknown[]).length : 0;
+    return { db, placement, tasks: options.tasks, seconds, tasksSeconds, completed, states };
+  } finally {
+    await stop();
+    await database.release();
+  }
+}
+
+async function main(): Promise<number> {
+  const options = parseCommandLine(parseOptions, USAGE);
+  if (options === undefined) return 2;
+  const results: Result[] = [];
+  for (const db of options.databases) for (const placement of options.placements) results.push(await measure(db, placement, options));
+  const lines = [
+    `Task throughput: one flow run maps a task over ${options.tasks} inputs in one process; ${options.orchestration}-side task orchestration`,
+    "tasks/s = task runs / time from calling the flow to its return (flow run COMPLETED, all task run states recorded by the server)",
+    "",
+    "tasks done = when the last task's result reached the flow, before it flushed the remaining reports and set its final state",
+    "",
+    `${"database".padEnd(10)} ${"server".padEnd(10)} ${"seconds".padStart(8)} ${"tasks/s".padStart(9)} ${"tasks done".padStart(11)} ${"COMPLETED".padStart(10)} ${"states of one run".padStart(18)}`,
+    ...results.map(
+      (r) =>
+        `${r.db.padEnd(10)} ${r.placement.padEnd(10)} ${r.seconds.toFixed(2).padStart(8)} ${(r.tasks / r.seconds).toFixed(0).padStart(9)} ${`${r.tasksSeconds.toFixed(2)} s`.padStart(11)} ${String(r.completed).padStart(10)} ${String(r.states).padStart(18)}`,
+    ),
+    "",
+    `target: >= 5,000 tasks/s -> ${results.map((r) => `${r.db}/${r.placement}: ${r.tasks / r.seconds >= 5000 ? "met" : "NOT met"}`).join(", ")}`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return results.every((r) => r.completed === r.tasks) ? 0 : 1;
+}
+
+function printProfile(dir: string, pid: number, since: number): void {
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith(".cpuprofile") && f.includes(`.${pid}.0.`))
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).mtimeMs >= since)
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (file) process.stdout.write(`\nCPU profile of the server: ${file}\n${formatProfile(summariseProfile(file))}\n`);
+  else process.stderr.write(`no .cpuprofile for pid ${pid} in ${dir}\n`);
+}
+
+process.exitCode = await main();

@@ -1,0 +1,177 @@
+import {
+  ConflictError,
+  InvalidInputError,
+  RESOURCE_ID_LABEL,
+  TASK_RUN_EVENT_PREFIX,
+  type Event,
+  type TaskRunStateEventPayload,
+  type State,
+} from "@baton/core";
+import { sql, type Selectable } from "kysely";
+import type { Database, Executor } from "../db/database.js";
+import { toJson } from "../db/json.js";
+import type { StateTable, TaskRunTable } from "../db/schema.js";
+import { stateRow } from "../db/queries/states.js";
+import { parsePayload } from "./task-run-payload.js";
+
+/** Rows per INSERT: 28 task_run columns x 400 and 9 state columns x 1000 stay under both databases' parameter caps. */
+const RUN_CHUNK = 400;
+const STATE_CHUNK = 1000;
+
+interface Recorded {
+  index: number;
+  state: State;
+  payload: TaskRunStateEventPayload;
+}
+
+/**
+ * The task run recorder (Prefect's `task_run_recorder` service, done as part of `POST /events`):
+ * each `prefect.task-run.*` event carrying a task run in its payload (client-side task
+ * orchestration, engine/task-run-reporter.ts in the SDK) becomes a task_run_state row, and its
+ * task run is created or brought up to that state. Idempotent (a state is keyed by its event's
+ * id, so a batch sent again changes nothing) and safe out of order: a run's row only moves to a
+ * state newer than the one it has, by state timestamp.
+ *
+ * Validates before writing anything, so a bad event is a 422 naming its field and no part of
+ * the batch is recorded. Task-run events without a task run in the payload are only stored.
+ */
+export async function recordTaskRunEvents(db: Database, events: readonly Event[]): Promise<void> {
+  const recorded = parse(events);
+  if (recorded.length === 0) return;
+  await checkFlowRuns(db.kysely, recorded);
+  // A run's row takes its newest state of the batch; the upsert's WHERE compares it with the stored one.
+  const latest = new Map<string, Recorded>();
+  for (const r of recorded) {
+    const seen = latest.get(r.payload.task_run.id);
+    if (seen === undefined || r.state.timestamp >= seen.state.timestamp) latest.set(r.payload.task_run.id, r);
+  }
+  const runRows = [...latest.values()].map(runRow);
+  const stateRows: Array<Selectable<StateTable>> = recorded.map((r) => stateRow(r.state, r.payload.task_run.id));
+  try {
+    await db.write(async (trx) => {
+      for (let i = 0; i < runRows.length; i += RUN_CHUNK) await upsertRuns(trx, runRows.slice(i, i + RUN_CHUNK));
+      for (let i = 0; i < stateRows.length; i += STATE_CHUNK) {
+        await trx
+          .insertInto("task_run_state")
+          .values(stateRows.slice(i, i + STATE_CHUNK))
+          .onConflict((oc) => oc.column("id").doNothing())
+          .execute();
+      }
+    });
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE") {
+      throw new ConflictError("A task run with the same flow_run_id, task_key and dynamic_key but another id already exists");
+    }
+    throw error;
+  }
+}
+
+function parse(events: readonly Event[]): Recorded[] {
+  const recorded: Recorded[] = [];
+  events.forEach((event, index) => {
+    if (!event.event.startsWith(TASK_RUN_EVENT_PREFIX) || !("task_run" in event.payload)) return;
+    const parsed = parsePayload(event.payload);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new InvalidInputError(["body", index, "payload", ...issue.path].join("."), issue.message);
+    }
+    const payload = parsed.data;
+    if (event.resource[RESOURCE_ID_LABEL] !== `${TASK_RUN_EVENT_PREFIX}${payload.task_run.id}`) {
+      throw new InvalidInputError(`body.${index}.resource`, `must be the task run of the payload (prefect.task-run.${payload.task_run.id})`);
+    }
+    const v = payload.validated_state;
+    const state: State = {
+      id: event.id,
+      type: v.type,
+      name: v.name ?? null,
+      timestamp: event.occurred,
+      message: v.message ?? null,
+      data: v.data ?? null,
+      state_details: v.state_details ?? {},
+    };
+    recorded.push({ index, state, payload });
+  });
+  return recorded;
+}
+
+/** A task run of a flow run that does not exist is bad input, not a foreign-key failure. */
+async function checkFlowRuns(db: Executor, recorded: readonly Recorded[]): Promise<void> {
+  const ids = [...new Set(recorded.flatMap((r) => (r.payload.task_run.flow_run_id ? [r.payload.task_run.flow_run_id] : [])))];
+  if (ids.length === 0) return;
+  const found = new Set<string>();
+  for (let i = 0; i < ids.length; i += STATE_CHUNK) {
+    const rows = await db.selectFrom("flow_run").select("id").where("id", "in", ids.slice(i, i + STATE_CHUNK)).execute();
+    for (const row of rows) found.add(row.id);
+  }
+  const missing = recorded.find((r) => r.payload.task_run.flow_run_id && !found.has(r.payload.task_run.flow_run_id));
+  if (missing) throw new InvalidInputError(`body.${missing.index}.payload.task_run.flow_run_id`, `no flow run ${missing.payload.task_run.flow_run_id}`);
+}
+
+function runRow({ state, payload }: Recorded): Selectable<TaskRunTable> {
+  const run = payload.task_run;
+  return {
+    id: run.id,
+    created: run.created ?? state.timestamp,
+    updated: state.timestamp,
+    name: run.name,
+    flow_run_id: run.flow_run_id ?? null,
+    task_key: run.task_key,
+    dynamic_key: run.dynamic_key,
+    cache_key: run.cache_key ?? null,
+    cache_expiration: run.cache_expiration ?? null,
+    task_version: run.task_version ?? null,
+    empirical_policy: toJson(run.empirical_policy),
+    tags: toJson(run.tags),
+    labels: toJson(run.labels ?? {}),
+    task_inputs: toJson(run.task_inputs),
+    flow_run_run_count: run.flow_run_run_count,
+    state_id: state.id,
+    state_type: state.type,
+    state_name: state.name,
+    state_timestamp: state.timestamp,
+    state: toJson(state),
+    run_count: run.run_count,
+    total_run_time: run.total_run_time,
+    expected_start_time: run.expected_start_time ?? state.timestamp,
+    next_scheduled_start_time: run.next_scheduled_start_time ?? null,
+    start_time: run.start_time ?? null,
+    end_time: run.end_time ?? null,
+  };
+}
+
+/** Inserts the runs, or moves existing ones to these states where they are newer: one statement. */
+async function upsertRuns(trx: Executor, rows: Array<Selectable<TaskRunTable>>): Promise<void> {
+  const updated = [
+    "updated",
+    "name",
+    "cache_key",
+    "cache_expiration",
+    "task_version",
+    "empirical_policy",
+    "tags",
+    "labels",
+    "task_inputs",
+    "flow_run_run_count",
+    "state_id",
+    "state_type",
+    "state_name",
+    "state_timestamp",
+    "state",
+    "run_count",
+    "total_run_time",
+    "next_scheduled_start_time",
+    "start_time",
+    "end_time",
+  ] as const;
+  await trx
+    .insertInto("task_run")
+    .values(rows)
+    .onConflict((oc) =>
+      oc
+        .column("id")
+        .doUpdateSet(Object.fromEntries(updated.map((column) => [column, sql.ref(`excluded.${column}`)])))
+        .where(sql<boolean>`task_run.state_timestamp IS NULL OR task_run.state_timestamp < excluded.state_timestamp`),
+    )
+    .execute();
+}
