@@ -166,7 +166,19 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   const untrack = local ? local.track() : trackRunning(target);
   try {
     // A committed transaction's re-run, or a valid cache entry: the run completes as "Cached" without running.
-    const hit = await cachedResult(plan, call, cacheKey);
+    let hit: Awaited<ReturnType<typeof cachedResult>>;
+    try {
+      hit = await cachedResult(plan, call, cacheKey);
+    } catch (error) {
+      // An unreadable record (or an unknown serializer) fails the run at once, not retried: running again reads the same record.
+      failure = error;
+      const proposal = failedProposal("task", { error, timedOut: false });
+      const finished = local
+        ? local.proposeFinal({ ...proposal, state_details: { retriable: false } })
+        : await proposeFinal(target, { ...proposal, state_details: { retriable: false } });
+      onState(finished.state);
+      finalState = finished.state;
+    }
     if (hit !== undefined) {
       cachedFrom = hit.metadata;
       live = { value: hit.value as R };
