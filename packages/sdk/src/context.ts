@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { FlowRun, TaskRun } from "@baton/core";
 import type { ApiSession } from "./ephemeral.js";
+import type { FlowResultOptions } from "./engine/results.js";
 import type { RunLogger } from "./logger.js";
 
 /**
@@ -24,6 +25,8 @@ export interface FlowRunContext {
   readonly dynamicKeys: Map<string, number>;
   /** Submitted task runs not yet settled; the flow run waits for them before it finishes. */
   readonly pending: Set<Promise<unknown>>;
+  /** The flow's result options, which its tasks inherit. */
+  readonly results?: FlowResultOptions;
 }
 
 /** What a task run's code sees. */

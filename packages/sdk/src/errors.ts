@@ -160,3 +160,50 @@ export class BackgroundTasksNeedServerError extends BatonError {
     super(`${what} needs a running server: set BATON_API_URL (or configure({ apiUrl })) to a server started with \`baton server start\`; a temporary in-process server would be gone before a task worker could run the task`);
   }
 }
+
+/** A result record names a serializer this process does not know (`registerSerializer` adds one). */
+export class UnknownSerializerError extends BatonError {
+  override name = "UnknownSerializerError";
+  constructor(
+    readonly serializerType: string,
+    known: readonly string[],
+  ) {
+    super(`Unknown result serializer '${serializerType}' (known: ${known.join(", ")}); register it with registerSerializer() in every process that reads such results`);
+  }
+}
+
+/** A value could not be serialized with the chosen result serializer. */
+export class SerializationError extends BatonError {
+  override name = "SerializationError";
+  constructor(
+    readonly serializerType: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Could not serialize the result with serializer '${serializerType}': ${message}`, options);
+  }
+}
+
+/** A stored result record exists but cannot be read (not a result record, or its result does not deserialize). */
+export class UnreadableResultRecordError extends BatonError {
+  override name = "UnreadableResultRecordError";
+  constructor(
+    readonly storageKey: string,
+    readonly location: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`The result record '${storageKey}' in ${location} cannot be read: ${reason}`, options);
+  }
+}
+
+/** A transaction asked for an isolation level its result storage cannot provide. */
+export class UnsupportedIsolationLevelError extends BatonError {
+  override name = "UnsupportedIsolationLevelError";
+  constructor(
+    readonly isolationLevel: string,
+    storage: string,
+  ) {
+    super(`Isolation level ${isolationLevel} is not supported by the result storage ${storage}: it needs a lock, which only LocalFileSystem storage provides (a lock file)`);
+  }
+}

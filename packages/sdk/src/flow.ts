@@ -2,6 +2,8 @@ import type { FlowRun, State } from "@baton/core";
 import { InvalidOptionError, type FlowRunFailedError } from "./errors.js";
 import { runExistingFlowRun, runFlow, type FlowDefinition } from "./engine/flow-engine.js";
 import { validateFlowOptions } from "./engine/wire.js";
+import type { Serializer } from "./results/serializers.js";
+import type { ResultStorage } from "./results/storage.js";
 
 /** What a flow's `onCompletion` / `onFailure` hook receives. */
 export interface FlowHookContext {
@@ -34,6 +36,12 @@ export interface FlowOptions {
   logPrints?: boolean;
   onCompletion?: FlowHook | FlowHook[];
   onFailure?: FlowHook | FlowHook[];
+  /** Store the flow's result as a record in result storage; tasks that say nothing inherit it. */
+  persistResult?: boolean;
+  /** Where this flow's (and its tasks') result records go. */
+  resultStorage?: ResultStorage;
+  /** `"json"` (default), `"v8"`, a registered type, or a Serializer; tasks inherit it. */
+  resultSerializer?: string | Serializer;
 }
 
 /** How a flow run ended, from `flow.run(...)`. */

@@ -26,6 +26,23 @@ export { getRunContext, type RunContext } from "./context.js";
 export { configure, currentSettings, type ConfigureOptions, type Settings, type LogLevelName } from "./settings.js";
 export { taskInputHash, type CacheKeyContext } from "./cache/keys.js";
 export type { ResultData, ErrorData } from "./results/serializer.js";
+export { CachePolicies, CachePolicy, type CachePolicyContext } from "./cache/policies.js";
+export { LocalFileSystem, defaultLocalStoragePath, type ResultStorage, type LockManager } from "./results/storage.js";
+export { S3Bucket, type S3BucketOptions } from "./results/s3.js";
+export { JsonSerializer, V8Serializer, registerSerializer, resolveSerializer, type Serializer } from "./results/serializers.js";
+export { readStateResult, readRecord, isResultReference, type LoadedRecord } from "./results/store.js";
+export { storageFromBlock } from "./results/resolve.js";
+export {
+  transaction,
+  getTransaction,
+  Transaction,
+  type TransactionOptions,
+  type TransactionHook,
+  type TransactionHookContext,
+  type CommitMode,
+  type IsolationLevel,
+  type TransactionState,
+} from "./transactions.js";
 export { BatonClient, isTransient, RETRY_PAUSES_MS, type BatonClientOptions } from "./client.js";
 // For pollers that claim runs (serve() here, @baton/worker's workers).
 export { claimInOrder, CLAIM_CONCURRENCY } from "./claims.js";
@@ -44,6 +61,10 @@ export {
   PauseTimeoutError,
   RetryHandedOffError,
   BackgroundTasksNeedServerError,
+  UnknownSerializerError,
+  SerializationError,
+  UnreadableResultRecordError,
+  UnsupportedIsolationLevelError,
   type RunKind,
 } from "./errors.js";
 export { ApiError, ServerUnreachableError, BatonError } from "@baton/core";
@@ -61,7 +82,7 @@ export {
   type ArtifactOptions,
   type TableData,
 } from "./artifacts.js";
-export type { Artifact, ArtifactCollection } from "@baton/core";
+export type { Artifact, ArtifactCollection, ResultRecordMetadata, ResultRecord } from "@baton/core";
 export { pauseFlowRun, suspendFlowRun, type PauseOptions, type InputSchema } from "./pause.js";
 export { defineBlock, type BlockDefinition, type BlockSpec, type SaveOptions } from "./blocks/block.js";
 export { Secret, JSONBlock, StringBlock, DateTimeBlock, type ValueBlock } from "./blocks/system.js";

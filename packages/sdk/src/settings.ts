@@ -12,6 +12,11 @@ import { SettingsError } from "./errors.js";
  * | `consoleLogs` | `BATON_CONSOLE_LOGS`  | `true`: also print run logs to stderr               |
  * | `flowRunHeartbeatSeconds` | `BATON_FLOW_RUN_HEARTBEAT_SECONDS` | `30`: how often a RUNNING flow run tells the server it is alive; `0` sends none |
  * | `clientSideTaskOrchestration` | `BATON_CLIENT_SIDE_TASK_ORCHESTRATION` | `true`: a flow's task runs are orchestrated in-process and reported as events (see engine/task-run-reporter.ts); `false` sends every state to the server's orchestration |
+ * | `resultsPersistByDefault` | `BATON_RESULTS_PERSIST_BY_DEFAULT` | `false`: persist every flow's and task's result (and cache tasks by the DEFAULT policy) unless it says otherwise |
+ * | `resultsDefaultSerializer` | `BATON_RESULTS_DEFAULT_SERIALIZER` | `json`: the serializer of persisted results (`json`, `v8`, or a registered type) |
+ * | `localStoragePath` | `BATON_LOCAL_STORAGE_PATH` | `$BATON_HOME/storage`: the default LocalFileSystem result storage |
+ * | `resultsS3` | `BATON_RESULTS_S3_BUCKET` (+ `_FOLDER`, `_ENDPOINT_URL`, `_REGION`, `_FORCE_PATH_STYLE`) | unset: when set, the default result storage is this S3 bucket |
+ * | `tasksRefreshCache` | `BATON_TASKS_REFRESH_CACHE` | `false`: every task ignores cached results and writes them afresh |
  *
  * In ephemeral mode the server reads its own settings (`BATON_HOME`, `BATON_DATABASE_URL`, ...)
  * from the environment as `baton server start` does; the database defaults to `$BATON_HOME/baton.db`.
@@ -36,6 +41,12 @@ export interface Settings {
    * state a `set_state` round trip.
    */
   clientSideTaskOrchestration: boolean;
+  resultsPersistByDefault: boolean;
+  resultsDefaultSerializer: string;
+  /** Undefined: `$BATON_HOME/storage` (see results/storage.ts). */
+  localStoragePath: string | undefined;
+  resultsS3: { bucket: string; folder?: string; endpointUrl?: string; region?: string; forcePathStyle?: boolean } | undefined;
+  tasksRefreshCache: boolean;
 }
 
 export interface ConfigureOptions {
@@ -45,6 +56,10 @@ export interface ConfigureOptions {
   consoleLogs?: boolean | null;
   flowRunHeartbeatSeconds?: number | null;
   clientSideTaskOrchestration?: boolean | null;
+  resultsPersistByDefault?: boolean | null;
+  resultsDefaultSerializer?: string | null;
+  localStoragePath?: string | null;
+  tasksRefreshCache?: boolean | null;
 }
 
 const blankIsUnset = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
@@ -64,14 +79,33 @@ const Env = z.object({
       .transform((v) => v === "true" || v === "1"),
   ),
   BATON_FLOW_RUN_HEARTBEAT_SECONDS: z.preprocess(blankIsUnset, z.coerce.number().min(0, "must be 0 (off) or a number of seconds").default(30)),
-  BATON_CLIENT_SIDE_TASK_ORCHESTRATION: z.preprocess(
+  BATON_CLIENT_SIDE_TASK_ORCHESTRATION: flag("true"),
+  BATON_RESULTS_PERSIST_BY_DEFAULT: flag("false"),
+  BATON_RESULTS_DEFAULT_SERIALIZER: z.preprocess(blankIsUnset, z.string().default("json")),
+  BATON_LOCAL_STORAGE_PATH: z.preprocess(blankIsUnset, z.string().optional()),
+  BATON_TASKS_REFRESH_CACHE: flag("false"),
+  BATON_RESULTS_S3_BUCKET: z.preprocess(blankIsUnset, z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name (3-63 lowercase letters, digits, dots, dashes)").optional()),
+  BATON_RESULTS_S3_FOLDER: z.preprocess(blankIsUnset, z.string().optional()),
+  BATON_RESULTS_S3_ENDPOINT_URL: z.preprocess(blankIsUnset, HttpUrl.optional()),
+  BATON_RESULTS_S3_REGION: z.preprocess(blankIsUnset, z.string().optional()),
+  BATON_RESULTS_S3_FORCE_PATH_STYLE: z.preprocess(
     (v) => (typeof v === "string" ? blankIsUnset(v.toLowerCase()) : v),
     z
       .enum(["true", "false", "1", "0"])
-      .default("true")
-      .transform((v) => v === "true" || v === "1"),
+      .optional()
+      .transform((v) => (v === undefined ? undefined : v === "true" || v === "1")),
   ),
 });
+
+function flag(fallback: "true" | "false") {
+  return z.preprocess(
+    (v) => (typeof v === "string" ? blankIsUnset(v.toLowerCase()) : v),
+    z
+      .enum(["true", "false", "1", "0"])
+      .default(fallback)
+      .transform((v) => v === "true" || v === "1"),
+  );
+}
 
 let overrides: ConfigureOptions = {};
 
@@ -119,5 +153,19 @@ export function currentSettings(env: NodeJS.ProcessEnv = process.env): Settings 
     consoleLogs: overrides.consoleLogs ?? e.BATON_CONSOLE_LOGS,
     flowRunHeartbeatSeconds: overrides.flowRunHeartbeatSeconds ?? e.BATON_FLOW_RUN_HEARTBEAT_SECONDS,
     clientSideTaskOrchestration: overrides.clientSideTaskOrchestration ?? e.BATON_CLIENT_SIDE_TASK_ORCHESTRATION,
+    resultsPersistByDefault: overrides.resultsPersistByDefault ?? e.BATON_RESULTS_PERSIST_BY_DEFAULT,
+    resultsDefaultSerializer: overrides.resultsDefaultSerializer ?? e.BATON_RESULTS_DEFAULT_SERIALIZER,
+    localStoragePath: overrides.localStoragePath ?? e.BATON_LOCAL_STORAGE_PATH,
+    tasksRefreshCache: overrides.tasksRefreshCache ?? e.BATON_TASKS_REFRESH_CACHE,
+    resultsS3:
+      e.BATON_RESULTS_S3_BUCKET === undefined
+        ? undefined
+        : {
+            bucket: e.BATON_RESULTS_S3_BUCKET,
+            ...(e.BATON_RESULTS_S3_FOLDER !== undefined ? { folder: e.BATON_RESULTS_S3_FOLDER } : {}),
+            ...(e.BATON_RESULTS_S3_ENDPOINT_URL !== undefined ? { endpointUrl: e.BATON_RESULTS_S3_ENDPOINT_URL } : {}),
+            ...(e.BATON_RESULTS_S3_REGION !== undefined ? { region: e.BATON_RESULTS_S3_REGION } : {}),
+            ...(e.BATON_RESULTS_S3_FORCE_PATH_STYLE !== undefined ? { forcePathStyle: e.BATON_RESULTS_S3_FORCE_PATH_STYLE } : {}),
+          },
   };
 }

@@ -1,6 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { InvalidInputError, type State, type TaskRun } from "@baton/core";
 import type { CacheKeyContext } from "./cache/keys.js";
+import type { CachePolicy } from "./cache/policies.js";
+import type { Serializer } from "./results/serializers.js";
+import type { ResultStorage } from "./results/storage.js";
+import type { TransactionHook } from "./transactions.js";
 import { taskKeyFor } from "./cache/keys.js";
 import { currentStore } from "./context.js";
 import { InvalidOptionError } from "./errors.js";
@@ -38,13 +42,34 @@ export interface TaskOptions<A extends unknown[] = unknown[]> {
   timeoutSeconds?: number;
   tags?: string[];
   /**
-   * A cache key for a call: a later call with the same key, while the cached state is valid,
+   * A cache key for a call: a later call with the same key, while the cached result is valid,
    * finishes at once as COMPLETED "Cached" with the earlier result (the function does not run).
-   * Return `null` / `undefined` for no caching. See `taskInputHash`.
+   * Return `null` / `undefined` for no caching. See `taskInputHash`. Implies `persistResult`:
+   * the cached result is the record stored at that key.
    */
   cacheKeyFn?: (context: CacheKeyContext<A>) => string | null | undefined;
-  /** How long a cached result stays valid (default: forever). */
+  /**
+   * How a call's cache key is computed (Prefect 3's cache policies): `CachePolicies.INPUTS`,
+   * `TASK_SOURCE`, `FLOW_PARAMETERS`, `RUN_ID`, `NONE`, `DEFAULT`, combined with `.add()` or
+   * as a list. Default when results are persisted: `DEFAULT`. Implies `persistResult`.
+   */
+  cachePolicy?: CachePolicy | CachePolicy[];
+  /** How long a cached result stays valid, in seconds (default: forever). */
+  cacheExpiration?: number;
+  /** The same as `cacheExpiration` (its earlier name). */
   cacheExpirationSeconds?: number;
+  /** Run even when a valid cached result exists, and replace it. */
+  refreshCache?: boolean;
+  /** Store the result as a record in result storage (default: see README "Results, caching and transactions"). */
+  persistResult?: boolean;
+  /** Where the result record goes (default: the flow's, else the default storage). */
+  resultStorage?: ResultStorage;
+  /** `"json"` (default), `"v8"`, a registered type, or a Serializer. */
+  resultSerializer?: string | Serializer;
+  /** Run when the transaction this task completed in commits (at once when it is in none). */
+  onCommit?: TransactionHook | TransactionHook[];
+  /** Run when the transaction this task completed in rolls back. */
+  onRollback?: TransactionHook | TransactionHook[];
   /** Also record `console.log/info/warn/error` as the run's logs (default: as the flow run). */
   logPrints?: boolean;
   onCompletion?: TaskHook | TaskHook[];

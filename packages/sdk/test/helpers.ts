@@ -17,12 +17,13 @@ export interface TestServer {
 export async function startTestServer(): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "baton-sdk-test-"));
   const server = await startServer({ config: { port: 0, databaseUrl: `sqlite:${join(dir, "baton.db")}`, logLevel: "silent" } });
-  configure({ apiUrl: server.apiUrl, consoleLogs: false });
+  // Result records (persisted results, cache entries) go to the test's own folder, not ~/.baton.
+  configure({ apiUrl: server.apiUrl, consoleLogs: false, localStoragePath: join(dir, "storage") });
   return {
     server,
     client: new BatonClient({ apiUrl: server.apiUrl }),
     async close() {
-      configure({ apiUrl: null, consoleLogs: null });
+      configure({ apiUrl: null, consoleLogs: null, localStoragePath: null });
       await server.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -8,7 +8,7 @@ import type { TaskDefinition } from "../engine/task-engine.js";
 import { namedParameters } from "../engine/parameters.js";
 import { sleep } from "../engine/retries.js";
 import { taskRunPolicy } from "../engine/wire.js";
-import { resultFromState } from "../results/serializer.js";
+import { readStateResult } from "../results/store.js";
 import { currentSettings } from "../settings.js";
 import type { TaskOptions } from "../task.js";
 import { parametersStore } from "./parameters-store.js";
@@ -90,7 +90,7 @@ export class BackgroundTaskFuture<R> {
       const state = run.state;
       if (state) this.#state = state;
       if (state && isTerminal(state.type)) {
-        if (state.type === "COMPLETED") return resultFromState(state) as R;
+        if (state.type === "COMPLETED") return (await readStateResult(state, client)) as R;
         throw new TaskRunFailedError(run.id, run.name, state);
       }
       await sleep(pause);

@@ -8,7 +8,10 @@ import { FlowRunFailedError, FlowRunSuspendedError, InvalidOptionError, RunAbort
 import type { FlowOptions, FlowRunOutcome } from "../flow.js";
 import { resolveFutures } from "../futures.js";
 import { createRunLogger, installPrintCapture, type RunLogger } from "../logger.js";
-import { describeError, errorData, hasReadableResult, resultFromState, serializeResult } from "../results/serializer.js";
+import { describeError, errorData, serializeResult } from "../results/serializer.js";
+import { SerializationError } from "../errors.js";
+import { hasResult, prepareRecord, readStateResult, writeRecord } from "../results/store.js";
+import { flowResultOptions, flowResultPlan } from "./results.js";
 import { applyState, failedProposal, runAttempt } from "./attempt.js";
 import { trackRunning } from "./crash.js";
 import { flushTaskRunReports } from "./task-run-reporter.js";
@@ -152,7 +155,9 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
     signal: controller.signal,
     dynamicKeys: new Map(),
     pending: new Set(),
+    results: flowResultOptions(def.options),
   });
+  const resultPlan = flowResultPlan(def.options, () => client);
 
   let runningName = "Running";
   let live: { value: R } | undefined;
@@ -203,9 +208,22 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
       if (attempt.ok) {
         live = { value: attempt.value };
         failure = undefined;
-        const serialized = serializeResult(attempt.value);
-        const details: StateDetails = serialized.untrackable ? { untrackable_result: true } : {};
-        proposal = { type: "COMPLETED", name: "Completed", data: serialized.data, state_details: details };
+        let reference: Record<string, unknown> | undefined;
+        if (resultPlan.persist) {
+          try {
+            reference = await writeRecord(prepareRecord(attempt.value, { storage: await resultPlan.storage(), serializer: resultPlan.serializer }));
+          } catch (error) {
+            if (!(error instanceof SerializationError)) throw error;
+            logger.warning(`${error.message}. The run completes, but its result is not persisted`);
+          }
+        }
+        if (reference !== undefined) {
+          proposal = { type: "COMPLETED", name: "Completed", data: reference, state_details: {} };
+        } else {
+          const serialized = serializeResult(attempt.value);
+          const details: StateDetails = serialized.untrackable ? { untrackable_result: true } : {};
+          proposal = { type: "COMPLETED", name: "Completed", data: serialized.data, state_details: details };
+        }
       } else {
         live = undefined;
         failure = attempt.error;
@@ -237,7 +255,7 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
   let outcome: FlowRunOutcome<R>;
   if (finalState.type === "COMPLETED") {
     logger.info(`Finished in state ${describeState(finalState)}`);
-    const result = live !== undefined ? live.value : (resultFromState(finalState) as R);
+    const result = live !== undefined ? live.value : ((await readStateResult(finalState, client)) as R);
     await runStore.run(hookStore, () =>
       runHooks(def.options.onCompletion, { flowName: def.name, flowRun, state: finalState, result, error: undefined }, logger, "onCompletion"),
     );
@@ -287,7 +305,7 @@ async function createRunForCall<A extends unknown[], R>(def: FlowDefinition<A, R
       const earlier = await completedSubflowRun(session, parentTaskRun.id);
       if (earlier !== undefined) {
         parent.logger.info(`Subflow run '${earlier.name}' already completed in an earlier attempt; reusing its result`);
-        return { reused: { ok: true, result: resultFromState(earlier.state as State) as R, flowRun: earlier, state: earlier.state as State } };
+        return { reused: { ok: true, result: (await readStateResult(earlier.state as State, client)) as R, flowRun: earlier, state: earlier.state as State } };
       }
     }
   }
@@ -360,5 +378,5 @@ async function completedSubflowRun(session: ApiSession, parentTaskRunId: string)
     limit: 1,
   });
   const run = runs[0];
-  return run !== undefined && hasReadableResult(run.state) ? run : undefined;
+  return run !== undefined && hasResult(run.state) ? run : undefined;
 }

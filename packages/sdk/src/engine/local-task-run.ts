@@ -14,13 +14,14 @@ import { localState, reporterFor, taskRunStateEvent, type TaskRunReporter } from
  * same rules the server would apply to such a run and reported as events (task-run-reporter.ts).
  *
  * Only runs nothing on the server needs to decide take this path (`orchestratedLocally`):
- * a cache key needs the server's cache, tags may have tag concurrency limits (whose slots the
+ * a cached task (a cache policy in effect: its cache lookups are in result storage, and its
+ * COMPLETED state records its `cache_key` with the server) keeps the server path, tags may have tag concurrency limits (whose slots the
  * server hands out), a background task run belongs to the server's queue, and in a retried
  * or resumed flow run the server knows which calls already completed. All those keep the server path.
  */
-export function orchestratedLocally(options: TaskOptions<never>, flowCtx: FlowRunContext | undefined, existing: TaskRun | undefined): LocalTaskRun | undefined {
+export function orchestratedLocally(options: TaskOptions<never>, flowCtx: FlowRunContext | undefined, existing: TaskRun | undefined, cached: boolean): LocalTaskRun | undefined {
   if (flowCtx === undefined || existing !== undefined) return undefined;
-  if (options.cacheKeyFn !== undefined || (options.tags ?? []).length > 0) return undefined;
+  if (cached || (options.tags ?? []).length > 0) return undefined;
   // Only in a flow run's first attempt in its first process: a retried or resumed run may have
   // task runs from before, which the server matches by dynamic key to reuse their results.
   if (flowCtx.flowRun.run_count > 1 || flowCtx.flowRun.start_time !== null) return undefined;

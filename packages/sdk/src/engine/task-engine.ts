@@ -1,13 +1,18 @@
 import { randomUUID } from "node:crypto";
 import type { State, StateCreate, StateDetails, TaskRun } from "@baton/core";
-import type { CacheKeyContext } from "../cache/keys.js";
 import { currentStore, nextDynamicKey, runStore, type FlowRunContext, type RunStore, type TaskRunContext } from "../context.js";
 import { openSession, type ApiSession } from "../ephemeral.js";
 import { RetryHandedOffError, RunAbortedError, RunFailedError, TaskRunFailedError, UpstreamTaskError } from "../errors.js";
 import { collectFutures, resolveFutures, type FutureObserver } from "../futures.js";
-import { createRunLogger, installPrintCapture } from "../logger.js";
-import { describeError, hasReadableResult, resultFromState, serializeResult } from "../results/serializer.js";
+import { createRunLogger, installPrintCapture, type RunLogger } from "../logger.js";
+import { describeError, serializeResult } from "../results/serializer.js";
+import { SerializationError } from "../errors.js";
+import { hasResult, prepareRecord, readRecord, readStateResult, writeRecord, type PreparedRecord } from "../results/store.js";
 import type { TaskOptions } from "../task.js";
+import { getTransaction, type Transaction, type TransactionHook, type TransactionHookContext } from "../transactions.js";
+import type { CachePolicyContext } from "../cache/policies.js";
+import type { ResultRecordMetadata } from "@baton/core";
+import { cacheKeyFor, expirationFrom, taskResultPlan, type ResultPlan } from "./results.js";
 import { applyState, failedProposal, runAttempt } from "./attempt.js";
 import { trackRunning } from "./crash.js";
 import { orchestratedLocally } from "./local-task-run.js";
@@ -15,7 +20,7 @@ import { runHooks } from "./hooks.js";
 import { namedParameters, parameterNames } from "./parameters.js";
 import { sleepUntilScheduled } from "./retries.js";
 import { describeState, enterRunning, proposeFinal, type RunTarget } from "./states.js";
-import { cacheExpiration, taskRunPolicy } from "./wire.js";
+import { taskRunPolicy } from "./wire.js";
 
 export interface TaskDefinition<A extends unknown[], R> {
   readonly name: string;
@@ -45,10 +50,13 @@ export async function runTask<A extends unknown[], R>(
     throw new RunAbortedError("flow", flowCtx.flowRun.id, "its attempt timed out, so it starts no more task runs");
   }
   const dynamicKey = flowCtx ? nextDynamicKey(flowCtx, def.taskKey) : randomUUID();
+  // Taken before any await, so slots follow call order (an idempotent re-run matches results by them).
+  const txn = getTransaction();
+  const slot = txn?.nextSlot(def.taskKey);
   const inherited = flowCtx?.session ?? store?.task?.session;
   const session = inherited ?? (await openSession());
   try {
-    return await runTaskInSession(def, args, { taskRunId, dynamicKey, flowCtx, parent: store?.task ?? flowCtx, session, observer });
+    return await runTaskInSession(def, args, { taskRunId, dynamicKey, flowCtx, parent: store?.task ?? flowCtx, session, observer, txn, slot });
   } finally {
     if (inherited === undefined) await session.release();
   }
@@ -69,6 +77,8 @@ export async function runTaskRun<A extends unknown[], R>(def: TaskDefinition<A, 
     session,
     observer: undefined,
     existing: taskRun,
+    txn: undefined,
+    slot: undefined,
   });
 }
 
@@ -81,6 +91,9 @@ interface TaskCall {
   observer: FutureObserver | undefined;
   /** A run created elsewhere (runTaskRun): not created here, and its retries are handed off. */
   existing?: TaskRun;
+  /** The transaction the call was made in, and the call's slot in it. */
+  txn: Transaction | undefined;
+  slot: string | undefined;
 }
 
 async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R>, args: readonly unknown[], call: TaskCall): Promise<R> {
@@ -89,8 +102,9 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   const logPrints = def.options.logPrints ?? call.parent?.logPrints ?? false;
   if (logPrints) installPrintCapture();
 
+  const plan = taskResultPlan(def.options as TaskOptions<never>, flowCtx, call.txn, () => client);
   // A run nothing on the server needs to decide is orchestrated here and reported in batches.
-  const local = orchestratedLocally(def.options as TaskOptions<never>, flowCtx, call.existing);
+  const local = orchestratedLocally(def.options as TaskOptions<never>, flowCtx, call.existing, plan.cachePolicy !== undefined);
   const input = {
     id: call.taskRunId,
     name: `${def.name}-${flowCtx ? call.dynamicKey : call.dynamicKey.slice(0, 8)}`,
@@ -125,9 +139,9 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
 
   // The same call in an earlier attempt of this flow run completed: keep its result (Prefect
   // does the same, so a flow retry does not redo work that succeeded).
-  if (created.id !== call.taskRunId && created.state?.type === "COMPLETED" && hasReadableResult(created.state)) {
+  if (created.id !== call.taskRunId && created.state?.type === "COMPLETED" && hasResult(created.state)) {
     logger.info(`Task run already completed in an earlier attempt of the flow run; reusing its result`);
-    return resultFromState(created.state) as R;
+    return (await readStateResult(created.state, client)) as R;
   }
 
   let resolvedArgs: A;
@@ -139,17 +153,48 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
     throw new UpstreamTaskError(taskRun.id, upstream, { cause: error });
   }
 
-  const cacheKey = computeCacheKey(def, resolvedArgs, taskRun, (message) => logger.warning(message));
+  if (plan.ignoredCache !== undefined) logger.warning(`Task '${def.name}': ${plan.ignoredCache}`);
+  const cacheKey = cacheKeyFor(plan, cacheContext(def, resolvedArgs, taskRun, flowCtx), (message) => logger.warning(message));
   const target: RunTarget = { kind: "task", id: taskRun.id, client };
   let runningName = "Running";
   let live: { value: R } | undefined;
   let failure: unknown;
-  let finalState: State;
+  let finalState: State | undefined;
+  let persisted: PreparedRecord | undefined;
+  let cachedFrom: ResultRecordMetadata | undefined;
   // From here until the run is final, a SIGINT/SIGTERM marks it CRASHED.
   const untrack = local ? local.track() : trackRunning(target);
   try {
-    for (;;) {
-      const entered = local ? local.enterRunning({ name: runningName, onState }) : await enterRunning(target, { name: runningName, cacheKey, onState });
+    // A committed transaction's re-run, or a valid cache entry: the run completes as "Cached" without running.
+    let hit: Awaited<ReturnType<typeof cachedResult>>;
+    try {
+      hit = await cachedResult(plan, call, cacheKey);
+    } catch (error) {
+      // An unreadable record (or an unknown serializer) fails the run at once, not retried: running again reads the same record.
+      failure = error;
+      const proposal = failedProposal("task", { error, timedOut: false });
+      const finished = local
+        ? local.proposeFinal({ ...proposal, state_details: { retriable: false } })
+        : await proposeFinal(target, { ...proposal, state_details: { retriable: false } });
+      onState(finished.state);
+      finalState = finished.state;
+    }
+    if (hit !== undefined) {
+      cachedFrom = hit.metadata;
+      live = { value: hit.value as R };
+      const proposal: StateCreate = {
+        type: "COMPLETED",
+        name: "Cached",
+        data: hit.metadata,
+        state_details: cacheKey !== undefined ? { cache_key: cacheKey, cache_expiration: hit.metadata.expiration } : {},
+      };
+      const finished = local ? local.proposeFinal(proposal) : await proposeFinal(target, proposal);
+      onState(finished.state);
+      finalState = finished.state;
+      logger.info(hit.why);
+    }
+    while (finalState === undefined) {
+      const entered = local ? local.enterRunning({ name: runningName, onState }) : await enterRunning(target, { name: runningName, onState });
       if (entered.outcome === "done") {
         finalState = entered.state;
         break;
@@ -173,17 +218,22 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
       if (attempt.ok) {
         live = { value: attempt.value };
         failure = undefined;
-        const serialized = serializeResult(attempt.value);
-        const details: StateDetails = {};
-        if (serialized.untrackable) {
-          details.untrackable_result = true;
-          logger.debug("The result is not plain JSON; it is returned to the caller but not recorded");
+        persisted = plan.persist ? await prepareResult(plan, attempt.value, cacheKey, (message) => logger.warning(message)) : undefined;
+        if (persisted !== undefined) {
+          // Outside a transaction the record is written now, so whoever reads this state finds it;
+          // inside one it is written when the transaction commits.
+          if (call.txn === undefined) await writeRecord(persisted);
+          const details: StateDetails = cacheKey !== undefined ? { cache_key: cacheKey, cache_expiration: persisted.metadata.expiration } : {};
+          proposal = { type: "COMPLETED", name: "Completed", data: persisted.metadata, state_details: details };
+        } else {
+          const serialized = serializeResult(attempt.value);
+          const details: StateDetails = {};
+          if (serialized.untrackable) {
+            details.untrackable_result = true;
+            logger.debug("The result is not plain JSON; it is returned to the caller but not recorded");
+          }
+          proposal = { type: "COMPLETED", name: "Completed", data: serialized.data, state_details: details };
         }
-        if (cacheKey !== undefined && !serialized.untrackable) {
-          details.cache_key = cacheKey;
-          details.cache_expiration = cacheExpiration(def.options as TaskOptions<never>);
-        }
-        proposal = { type: "COMPLETED", name: "Completed", data: serialized.data, state_details: details };
       } else {
         live = undefined;
         failure = attempt.error;
@@ -210,14 +260,18 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   }
 
   const store: RunStore = { flow: flowCtx, task: contextFor(new AbortController().signal) };
-  if (finalState.type === "COMPLETED") {
-    logger.info(`Finished in state ${describeState(finalState)}`);
-    const value = live !== undefined ? live.value : (resultFromState(finalState) as R);
-    await runStore.run(store, () =>
-      runHooks(def.options.onCompletion, { taskName: def.name, taskRun, state: finalState, result: value, error: undefined }, logger, "onCompletion"),
-    );
+  const final: State = finalState;
+  if (final.type === "COMPLETED") {
+    logger.info(`Finished in state ${describeState(final)}`);
+    const value = live !== undefined ? live.value : ((await readStateResult(final, client)) as R);
+    await runStore.run(store, async () => {
+      await commitTask(def, call, taskRun, value, persisted, cachedFrom, logger);
+      await runHooks(def.options.onCompletion, { taskName: def.name, taskRun, state: final, result: value, error: undefined }, logger, "onCompletion");
+    });
     return value;
   }
+  // As in Prefect, a task that fails inside a transaction rolls the transaction back.
+  if (call.txn !== undefined) await runStore.run(store, () => call.txn!.rollback());
   if (failure !== undefined) logger.error(`Task run failed with exception: ${stackOf(failure)}`);
   logger.error(`Finished in state ${describeState(finalState)}`);
   const error = new TaskRunFailedError(taskRun.id, taskRun.name, finalState, { cause: failure });
@@ -240,26 +294,85 @@ function taskInputs(fn: (...args: never[]) => unknown, args: readonly unknown[])
   return inputs;
 }
 
-function computeCacheKey<A extends unknown[], R>(
-  def: TaskDefinition<A, R>,
-  args: A,
-  taskRun: TaskRun,
-  warn: (message: string) => void,
-): string | undefined {
-  if (def.options.cacheKeyFn === undefined) return undefined;
-  const context: CacheKeyContext<A> = {
+function cacheContext<A extends unknown[], R>(def: TaskDefinition<A, R>, args: A, taskRun: TaskRun, flowCtx: FlowRunContext | undefined): CachePolicyContext {
+  return {
     taskName: def.name,
     taskKey: def.taskKey,
     args,
     parameters: namedParameters(def.fn, args),
     flowRunId: taskRun.flow_run_id ?? undefined,
+    taskSource: def.fn.toString(),
+    taskRunId: taskRun.id,
+    flowParameters: flowCtx?.flowRun.parameters,
   };
+}
+
+/** The stored result of a call of a committed transaction, or a valid cache entry at its key. */
+async function cachedResult(plan: ResultPlan, call: TaskCall, cacheKey: string | undefined): Promise<{ metadata: ResultRecordMetadata; value: unknown; why: string } | undefined> {
+  const stored = call.slot !== undefined ? call.txn?.storedResult(call.slot) : undefined;
+  if (stored !== undefined) {
+    const value = await readStateResult({ id: call.taskRunId, data: stored, state_details: {} }, call.session.client);
+    return { metadata: stored, value, why: `Transaction '${call.txn?.key ?? ""}' is already committed; returning this call's stored result` };
+  }
+  if (cacheKey === undefined || plan.refreshCache) return undefined;
+  const storage = await plan.storage();
+  const record = await readRecord(storage, cacheKey, { ignoreExpired: true });
+  if (record === undefined) return undefined;
+  return { metadata: record.metadata, value: record.value, why: `Cache hit: a valid result for cache key ${cacheKey.slice(0, 16)}... in ${storage.describe()}` };
+}
+
+/** The result's record, or undefined (logged) when the serializer cannot take the value: the run still completes, unpersisted. */
+async function prepareResult(plan: ResultPlan, value: unknown, cacheKey: string | undefined, warn: (message: string) => void): Promise<PreparedRecord | undefined> {
   try {
-    return def.options.cacheKeyFn(context) ?? undefined;
+    return prepareRecord(value, { storage: await plan.storage(), serializer: plan.serializer, key: cacheKey, expiration: expirationFrom(plan.expirationSeconds) });
   } catch (error) {
-    warn(`cacheKeyFn failed, so this run is not cached: ${describeError(error)}`);
+    if (!(error instanceof SerializationError)) throw error;
+    warn(`${error.message}. The run completes, but its result is not persisted (and not cached)`);
     return undefined;
   }
+}
+
+/**
+ * A completed task commits: inside a transaction its record and hooks are staged on it (written
+ * and run when it commits); outside one its record is written already and `onCommit` runs now.
+ */
+async function commitTask<A extends unknown[], R>(
+  def: TaskDefinition<A, R>,
+  call: TaskCall,
+  taskRun: TaskRun,
+  value: R,
+  persisted: PreparedRecord | undefined,
+  cachedFrom: ResultRecordMetadata | undefined,
+  logger: RunLogger,
+): Promise<void> {
+  const context: TransactionHookContext = { transaction: call.txn, taskName: def.name, taskRunId: taskRun.id, result: value };
+  const runTxnHooks = (hooks: TransactionHook | TransactionHook[] | undefined, kind: string, rethrow: boolean) => async () => {
+    for (const hook of hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]) {
+      const name = hook.name || "anonymous";
+      logger.info(`Running ${kind} hook '${name}'`);
+      try {
+        await hook(context);
+      } catch (error) {
+        logger.error(`An error was encountered while running ${kind} hook '${name}': ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        if (rethrow) throw error;
+      }
+    }
+  };
+  if (call.txn === undefined || call.slot === undefined) {
+    if (cachedFrom === undefined) await runTxnHooks(def.options.onCommit, "commit", false)();
+    return;
+  }
+  if (cachedFrom !== undefined) {
+    await call.txn.stage({ slot: call.slot, metadata: cachedFrom, record: undefined, onCommit: async () => undefined, onRollback: async () => undefined });
+    return;
+  }
+  await call.txn.stage({
+    slot: call.slot,
+    metadata: persisted?.metadata,
+    record: persisted,
+    onCommit: runTxnHooks(def.options.onCommit, "commit", true),
+    onRollback: runTxnHooks(def.options.onRollback, "rollback", true),
+  });
 }
 
 function stackOf(error: unknown): string {

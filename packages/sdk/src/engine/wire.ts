@@ -1,5 +1,7 @@
 import { Name, z, type FlowRunPolicy, type TaskRunPolicy } from "@baton/core";
+import { toCachePolicy } from "../cache/policies.js";
 import { InvalidOptionError } from "../errors.js";
+import { resolveSerializer, type Serializer } from "../results/serializers.js";
 import type { FlowOptions } from "../flow.js";
 import type { TaskOptions } from "../task.js";
 
@@ -18,12 +20,34 @@ const Common = {
   logPrints: z.boolean().optional(),
 };
 const Hooks = z.union([z.function(), z.array(z.function())]).optional();
+const Storage = z
+  .custom<object>(
+    (v) => v !== null && typeof v === "object" && ["readPath", "writePath", "deletePath", "describe"].every((m) => typeof (v as Record<string, unknown>)[m] === "function"),
+    "must be a result storage (LocalFileSystem, S3Bucket, or an object with readPath, writePath, deletePath and describe)",
+  )
+  .optional();
+const SerializerOption = z
+  .union([
+    z.string().min(1, "must not be empty"),
+    z.custom<object>(
+      (v) => v !== null && typeof v === "object" && typeof (v as Record<string, unknown>).type === "string" && typeof (v as Record<string, unknown>).dumps === "function" && typeof (v as Record<string, unknown>).loads === "function",
+      "must be a serializer name or an object with type, dumps and loads",
+    ),
+  ])
+  .optional();
+const Seconds = z.number({ error: "must be a number of seconds" }).positive("must be a number of seconds above 0").finite("must be a finite number of seconds");
+const ResultOptions = {
+  persistResult: z.boolean().optional(),
+  resultStorage: Storage,
+  resultSerializer: SerializerOption,
+};
 
 const FlowOptionsSchema = z.looseObject({
   ...Common,
   retryDelaySeconds: z.number().min(0, "must be 0 or more").finite().optional(),
   onCompletion: Hooks,
   onFailure: Hooks,
+  ...ResultOptions,
 });
 
 const TaskOptionsSchema = z.looseObject({
@@ -33,9 +57,14 @@ const TaskOptionsSchema = z.looseObject({
     .optional(),
   retryJitterFactor: z.number().min(0, "must be 0 or more").finite().optional(),
   cacheKeyFn: z.function().optional(),
-  cacheExpirationSeconds: z.number().positive("must be more than 0").finite().optional(),
+  cacheExpiration: Seconds.optional(),
+  cacheExpirationSeconds: Seconds.optional(),
+  refreshCache: z.boolean().optional(),
   onCompletion: Hooks,
   onFailure: Hooks,
+  onCommit: Hooks,
+  onRollback: Hooks,
+  ...ResultOptions,
 });
 
 function check(schema: z.ZodType, options: object, what: string): void {
@@ -48,10 +77,24 @@ function check(schema: z.ZodType, options: object, what: string): void {
 
 export function validateFlowOptions(options: FlowOptions): void {
   check(FlowOptionsSchema, options, "flow");
+  checkSerializer(options.resultSerializer, "flow");
 }
 
 export function validateTaskOptions(options: TaskOptions<never>): void {
   check(TaskOptionsSchema, options, "task");
+  checkSerializer(options.resultSerializer, "task");
+  // A cache policy that is not one throws naming the field; a list is checked element by element.
+  if (options.cachePolicy !== undefined) toCachePolicy(options.cachePolicy);
+}
+
+/** An unknown serializer name fails at flow() / task() time, not when the first result is written. */
+function checkSerializer(serializer: string | Serializer | undefined, what: string): void {
+  if (typeof serializer !== "string") return;
+  try {
+    resolveSerializer(serializer);
+  } catch (error) {
+    throw new InvalidOptionError(`${what}.resultSerializer`, error instanceof Error ? error.message : String(error));
+  }
 }
 
 /** `empirical_policy` of a flow run: the server's RetryFailedFlows rule reads `retries` / `retry_delay`. */
@@ -78,7 +121,4 @@ export function taskRunPolicy(options: TaskOptions<never>): TaskRunPolicy {
   };
 }
 
-/** `state_details.cache_expiration` for a COMPLETED state written now; null means it never expires. */
-export function cacheExpiration(options: TaskOptions<never>, now = Date.now()): string | null {
-  return options.cacheExpirationSeconds === undefined ? null : new Date(now + options.cacheExpirationSeconds * 1000).toISOString();
-}
+

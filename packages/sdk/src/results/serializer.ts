@@ -62,7 +62,7 @@ export function describeError(error: unknown): string {
 }
 
 /** A value that `JSON.parse(JSON.stringify(v))` gives back equal (object keys holding `undefined` aside). */
-function isPlainJson(value: unknown, ancestors: Set<object>): boolean {
+export function isPlainJson(value: unknown, ancestors: Set<object>): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":

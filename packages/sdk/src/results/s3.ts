@@ -1,0 +1,93 @@
+import { importModule } from "@baton/core";
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
+import { InvalidOptionError } from "../errors.js";
+import type { ResultStorage } from "./storage.js";
+
+type S3Module = typeof import("@aws-sdk/client-s3");
+
+export interface S3BucketOptions {
+  bucket: string;
+  /** A folder (key prefix) inside the bucket, e.g. `results/` (Prefect's `bucket_folder`). */
+  folder?: string;
+  /** An S3-compatible server's URL (MinIO, Ceph, R2, a test server); unset for AWS itself. */
+  endpointUrl?: string;
+  /** Defaults to `AWS_REGION`, else `us-east-1`. */
+  region?: string;
+  /** Unset: the AWS SDK's own chain (`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, profiles, instance roles). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need; default true when `endpointUrl` is set. */
+  forcePathStyle?: boolean;
+  /** A client of your own, instead of one built from the options above. */
+  client?: S3Client;
+  blockDocumentId?: string | null;
+}
+
+/**
+ * Result records as objects in an S3 bucket (AWS or any S3-compatible store), through
+ * `@aws-sdk/client-s3`, loaded when first used. It has no lock manager, so SERIALIZABLE
+ * transactions are refused on it (as Prefect does without a lock manager).
+ *
+ * @example
+ * import { S3Bucket, flow } from "@baton/sdk";
+ * const storage = new S3Bucket({ bucket: "results", folder: "etl", endpointUrl: "http://127.0.0.1:9000" });
+ * const etl = flow({ persistResult: true, resultStorage: storage }, async function etl() { return 42; });
+ */
+export class S3Bucket implements ResultStorage {
+  readonly blockTypeSlug = "s3-bucket";
+  readonly blockDocumentId: string | null;
+  private readonly prefix: string;
+  private client: Promise<{ s3: S3Module; client: S3Client }> | undefined;
+
+  constructor(private readonly options: S3BucketOptions) {
+    if (typeof options?.bucket !== "string" || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
+      throw new InvalidOptionError("S3Bucket.bucket", `'${String(options?.bucket)}' is not a valid bucket name (3-63 lowercase letters, digits, dots, dashes)`);
+    }
+    if (options.endpointUrl !== undefined && !/^https?:\/\//.test(options.endpointUrl)) {
+      throw new InvalidOptionError("S3Bucket.endpointUrl", "must be an http:// or https:// URL");
+    }
+    const folder = (options.folder ?? "").replace(/^\/+|\/+$/g, "");
+    this.prefix = folder === "" ? "" : `${folder}/`;
+    this.blockDocumentId = options.blockDocumentId ?? null;
+  }
+
+  describe(): string {
+    return `s3://${this.options.bucket}/${this.prefix}`;
+  }
+
+  async readPath(key: string): Promise<Buffer | undefined> {
+    const { s3, client } = await this.connect();
+    try {
+      const object = await client.send(new s3.GetObjectCommand({ Bucket: this.options.bucket, Key: this.prefix + key }));
+      if (object.Body === undefined) return Buffer.alloc(0);
+      return Buffer.from(await object.Body.transformToByteArray());
+    } catch (error) {
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === "NoSuchKey" || e.$metadata?.httpStatusCode === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async writePath(key: string, data: Buffer): Promise<void> {
+    const { s3, client } = await this.connect();
+    await client.send(new s3.PutObjectCommand({ Bucket: this.options.bucket, Key: this.prefix + key, Body: data, ContentType: "application/json" }));
+  }
+
+  async deletePath(key: string): Promise<void> {
+    const { s3, client } = await this.connect();
+    await client.send(new s3.DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.prefix + key }));
+  }
+
+  private connect(): Promise<{ s3: S3Module; client: S3Client }> {
+    this.client ??= importModule<S3Module>(import.meta.resolve("@aws-sdk/client-s3")).then((s3) => {
+      const { endpointUrl, region, credentials, forcePathStyle } = this.options;
+      const config: S3ClientConfig = {
+        region: region ?? process.env.AWS_REGION ?? "us-east-1",
+        ...(endpointUrl !== undefined ? { endpoint: endpointUrl } : {}),
+        forcePathStyle: forcePathStyle ?? endpointUrl !== undefined,
+        ...(credentials !== undefined ? { credentials } : {}),
+      };
+      return { s3, client: this.options.client ?? new s3.S3Client(config) };
+    });
+    return this.client;
+  }
+}

@@ -1,0 +1,154 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join, resolve, sep } from "node:path";
+import { importModule } from "@baton/core";
+import { InvalidOptionError } from "../errors.js";
+import { currentSettings } from "../settings.js";
+
+/**
+ * Where result records live: a flat namespace of keys holding bytes, as Prefect's
+ * `WritableFileSystem` blocks (`read_path` / `write_path`). Baton ships `LocalFileSystem`
+ * (the default) and `S3Bucket` (any S3-compatible object store); anything implementing this
+ * interface can be passed as `resultStorage`.
+ */
+export interface ResultStorage {
+  /** The block type this storage corresponds to (`local-file-system`, `s3-bucket`, or your own). */
+  readonly blockTypeSlug: string;
+  /** When the storage was loaded from a block document: its id, written into each record's metadata. */
+  readonly blockDocumentId?: string | null;
+  /** Human-readable location, for errors ("/home/me/.baton/storage", "s3://bucket/prefix"). */
+  describe(): string;
+  /** The bytes at `key`, or `undefined` when there is nothing there. */
+  readPath(key: string): Promise<Buffer | undefined>;
+  writePath(key: string, data: Buffer): Promise<void>;
+  deletePath(key: string): Promise<void>;
+  /** A lock per key across processes, for SERIALIZABLE transactions; absent when the storage has none. */
+  readonly locks?: LockManager;
+}
+
+/** Exclusive locks by key (SERIALIZABLE transactions). */
+export interface LockManager {
+  /** Waits until the lock on `key` is held by this caller (at most `timeoutSeconds`), then returns its release. */
+  acquire(key: string, timeoutSeconds: number): Promise<() => Promise<void>>;
+}
+
+/** `localStoragePath` (`BATON_LOCAL_STORAGE_PATH`), else `$BATON_HOME/storage` (`~/.baton/storage`), read at each call. */
+export function defaultLocalStoragePath(env: NodeJS.ProcessEnv = process.env): string {
+  const configured = currentSettings(env).localStoragePath?.trim();
+  if (configured) return resolve(configured);
+  const home = env.BATON_HOME?.trim() || join(homedir(), ".baton");
+  return join(home, "storage");
+}
+
+/**
+ * Result records as files under `basepath` (a key `a/b` is the file `basepath/a/b`). Files
+ * are written under a temporary name and renamed, so a reader never sees half a record; a key
+ * that would leave `basepath` (`../x`) is refused. Several processes and machines can share
+ * one folder (a network mount): that is how a later process reads results and cache hits.
+ * SERIALIZABLE transactions lock with lock folders in `basepath/.locks/` (proper-lockfile:
+ * refreshed while held, taken over when a holder stops refreshing it for `staleSeconds`).
+ *
+ * @example
+ * import { LocalFileSystem, task } from "@baton/sdk";
+ * const t = task({ persistResult: true, resultStorage: new LocalFileSystem({ basepath: "/mnt/shared/results" }) }, function t() { return 1; });
+ */
+export class LocalFileSystem implements ResultStorage {
+  readonly blockTypeSlug = "local-file-system";
+  readonly blockDocumentId: string | null;
+  readonly locks: LockManager;
+  private readonly fixedBasepath: string | undefined;
+
+  constructor(options: { basepath?: string; blockDocumentId?: string | null; staleSeconds?: number } = {}) {
+    if (options.basepath !== undefined && (typeof options.basepath !== "string" || options.basepath.trim() === "")) {
+      throw new InvalidOptionError("LocalFileSystem.basepath", "must be a non-empty path");
+    }
+    this.fixedBasepath = options.basepath === undefined ? undefined : resolve(options.basepath);
+    this.blockDocumentId = options.blockDocumentId ?? null;
+    this.locks = new FileLocks(() => join(this.basepath, ".locks"), options.staleSeconds ?? 10);
+  }
+
+  /** The folder: the one given, else the default (`BATON_LOCAL_STORAGE_PATH` / `$BATON_HOME/storage`) as it is now. */
+  get basepath(): string {
+    return this.fixedBasepath ?? defaultLocalStoragePath();
+  }
+
+  describe(): string {
+    return this.basepath;
+  }
+
+  pathOf(key: string): string {
+    const base = this.basepath;
+    const path = resolve(base, key);
+    if (key === "" || !path.startsWith(base + sep)) throw new InvalidOptionError("storage key", `'${key}' is not a path inside ${base}`);
+    return path;
+  }
+
+  async readPath(key: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+      throw error;
+    }
+  }
+
+  async writePath(key: string, data: Buffer): Promise<void> {
+    const path = this.pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    const temporary = `${path}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
+    await writeFile(temporary, data, { mode: 0o600 });
+    await rename(temporary, path);
+  }
+
+  async deletePath(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  /** True when a file is at `key` (used by tests and tools; readers use readPath). */
+  async exists(key: string): Promise<boolean> {
+    try {
+      return (await stat(this.pathOf(key))).isFile();
+    } catch {
+      return false;
+    }
+  }
+}
+
+type ProperLockfile = typeof import("proper-lockfile");
+
+class FileLocks implements LockManager {
+  constructor(
+    private readonly folder: () => string,
+    private readonly staleSeconds: number,
+  ) {}
+
+  async acquire(key: string, timeoutSeconds: number): Promise<() => Promise<void>> {
+    const lockfile = await loadLockfile();
+    const folder = this.folder();
+    await mkdir(folder, { recursive: true });
+    // One file per key, named by a hash-free escape so any key maps to one flat file name.
+    const target = join(folder, encodeURIComponent(key));
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+      try {
+        const release = await lockfile.lock(target, { realpath: false, stale: this.staleSeconds * 1000, update: Math.max(1000, (this.staleSeconds * 1000) / 2) });
+        return async () => {
+          await release().catch(() => undefined);
+        };
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
+        if (Date.now() >= deadline) throw new Error(`Timed out after ${timeoutSeconds} s waiting for the lock on transaction '${key}' (${target}.lock)`);
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+}
+
+let lockfileModule: Promise<ProperLockfile> | undefined;
+/** Loaded on first use: most processes never lock, and a run process should not pay for it. */
+function loadLockfile(): Promise<ProperLockfile> {
+  lockfileModule ??= importModule<{ default?: ProperLockfile } & ProperLockfile>(import.meta.resolve("proper-lockfile")).then((m) => m.default ?? m);
+  return lockfileModule;
+}
