@@ -30,6 +30,7 @@ import { registerBlockRoutes } from "./api/blocks.js";
 import { registerTaskRunSubscriptionRoutes } from "./api/task-run-subscriptions.js";
 import { registerTaskWorkerRoutes } from "./api/task-workers.js";
 import { BackgroundTasks } from "./background/background-tasks.js";
+import type { EventStream } from "./events/event-stream.js";
 
 export const API_PREFIX = "/api";
 
@@ -38,7 +39,7 @@ export const API_PREFIX = "/api";
  * document with its docs page. Route modules live in `api/`, one per resource, named after
  * the path they serve (`/api/flow_runs/...` is `api/flow-runs.ts`).
  */
-export async function buildApp(config: ServerConfig, db: Database): Promise<FastifyInstance> {
+export async function buildApp(config: ServerConfig, db: Database, events: EventStream): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     // One log line per request would cost more than the request itself on hot paths.
@@ -56,7 +57,7 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   // Background task runs waiting from before this start are delivered again.
   await backgroundTasks.restore();
   await registerTaskRunSubscriptionRoutes(app, API_PREFIX, backgroundTasks);
-  const context = { router, db, config, backgroundTasks };
+  const context = { router, db, config, backgroundTasks, events };
   registerRootRoutes(context);
   registerFlowRoutes(context);
   registerFlowRunRoutes(context);

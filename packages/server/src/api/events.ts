@@ -1,8 +1,8 @@
 import { Event, EventFilter, EventFilterBody, EventPage, InvalidInputError, MAX_EVENT_BATCH } from "@baton/core";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
-import { filterEvents, insertEvents } from "../db/queries/events.js";
-import { recordTaskRunEvents } from "../events/task-run-recorder.js";
+import { filterEvents } from "../db/queries/events.js";
+import { receiveEvents } from "../events/receive.js";
 import type { ApiContext } from "./context.js";
 
 /**
@@ -12,7 +12,7 @@ import type { ApiContext } from "./context.js";
 const PageToken = EventFilterBody.extend({ offset: z.number().int().min(0) });
 type PageToken = z.infer<typeof PageToken>;
 
-export function registerEventRoutes({ router, db }: ApiContext): void {
+export function registerEventRoutes({ router, db, events }: ApiContext): void {
   router.route({
     method: "POST",
     path: "/events",
@@ -21,8 +21,7 @@ export function registerEventRoutes({ router, db }: ApiContext): void {
     body: z.array(Event).max(MAX_EVENT_BATCH),
     status: 204,
     handler: async ({ body }) => {
-      await recordTaskRunEvents(db, body);
-      await insertEvents(db, body, new Date().toISOString());
+      await receiveEvents(db, events, body);
     },
   });
   router.route({
