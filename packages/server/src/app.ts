@@ -30,6 +30,7 @@ import { registerBlockRoutes } from "./api/blocks.js";
 import { registerTaskRunSubscriptionRoutes } from "./api/task-run-subscriptions.js";
 import { registerTaskWorkerRoutes } from "./api/task-workers.js";
 import { BackgroundTasks } from "./background/background-tasks.js";
+import { registerWebUi, uiNotFoundFallback } from "./web-ui.js";
 
 export const API_PREFIX = "/api";
 
@@ -48,7 +49,7 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
     routerOptions: { ignoreTrailingSlash: true },
   });
   installJsonParser(app);
-  installErrorHandling(app);
+  installErrorHandling(app, uiNotFoundFallback(config));
 
   const router = new ApiRouter(app, API_PREFIX);
   const backgroundTasks = new BackgroundTasks(db, config.taskWorkerGraceSeconds, app.log);
@@ -84,6 +85,7 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   app.get(`${API_PREFIX}/openapi.json`, () => document);
   await app.register(swagger, { mode: "static", specification: { document: document as never } });
   await app.register(swaggerUi, { routePrefix: "/docs" });
+  await registerWebUi(app, config, API_PREFIX);
   return app;
 }
 

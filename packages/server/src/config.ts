@@ -59,6 +59,8 @@ const EnvSchema = z.object({
   BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS: seconds.default(60),
   BATON_SERVER_TASK_RUN_TAG_CONCURRENCY_SLOT_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(30),
   BATON_SERVER_TASK_WORKER_GRACE_SECONDS: z.coerce.number().min(0).default(30),
+  BATON_UI_ENABLED: bool.default(true),
+  BATON_UI_API_URL: z.string().url().optional(),
   ...Object.fromEntries(
     SERVICE_NAMES.flatMap((name) => [
       [`BATON_SERVER_SERVICES_${name.toUpperCase()}_ENABLED`, bool.default(true)],
@@ -109,6 +111,10 @@ export interface ServerConfig {
    * background task runs: they are marked CRASHED, and retried when they have retries left.
    */
   taskWorkerGraceSeconds: number;
+  /** Serve the web UI (packages/ui's build) at `/`, with `/ui-settings`. */
+  uiEnabled: boolean;
+  /** The API URL the UI is told to call; unset means `/api` on the host the page came from. */
+  uiApiUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -158,6 +164,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     cancellationCleanupTimeoutSeconds: e.BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS,
     tagConcurrencySlotWaitSeconds: e.BATON_SERVER_TASK_RUN_TAG_CONCURRENCY_SLOT_WAIT_SECONDS,
     taskWorkerGraceSeconds: e.BATON_SERVER_TASK_WORKER_GRACE_SECONDS,
+    uiEnabled: e.BATON_UI_ENABLED,
+    uiApiUrl: e.BATON_UI_API_URL,
   };
 }
 
@@ -189,6 +197,8 @@ export function describeConfig(config: ServerConfig): Array<{ setting: string; v
     { setting: "BATON_SERVER_SERVICES_FOREMAN_FALLBACK_HEARTBEAT_INTERVAL_SECONDS", value: String(config.foreman.fallbackHeartbeatIntervalSeconds) },
     { setting: "BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS", value: String(config.cancellationCleanupTimeoutSeconds) },
     { setting: "BATON_SERVER_TASK_WORKER_GRACE_SECONDS", value: String(config.taskWorkerGraceSeconds) },
+    { setting: "BATON_UI_ENABLED", value: String(config.uiEnabled) },
+    { setting: "BATON_UI_API_URL", value: config.uiApiUrl ?? "(unset: /api on the page's host)" },
   ];
 }
 
