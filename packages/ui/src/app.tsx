@@ -7,13 +7,20 @@ import { useGet } from "./queries";
 const pages = {
   dashboard: lazy(() => import("./pages/dashboard")),
   runs: lazy(() => import("./pages/flow-runs")),
+  run: lazy(() => import("./pages/flow-run")),
+  deployments: lazy(() => import("./pages/deployments")),
+  deployment: lazy(() => import("./pages/deployment")),
 };
 
-const _routed = { page };
+const routed = {
+  run: page(pages.run),
+  deployment: page(pages.deployment),
+};
 
 const NAV: Array<[string, string, string]> = [
   ["/", "Dashboard", "d"],
   ["/runs", "Runs", "r"],
+  ["/deployments", "Deployments", "p"],
 ];
 
 type Theme = "light" | "dark" | "system";
@@ -112,6 +119,9 @@ export function App({ settings }: { settings: UiSettings }) {
           <Switch>
             <Route path="/" component={pages.dashboard} />
             <Route path="/runs" component={pages.runs} />
+            <Route path="/runs/:id" component={routed.run} />
+            <Route path="/deployments" component={pages.deployments} />
+            <Route path="/deployments/:id" component={routed.deployment} />
             <Route>
               <h1>Not found</h1>
               <p>

@@ -15,7 +15,7 @@ async function ok<T>(server: TestServer, method: string, path: string, body?: un
 }
 
 /** Moves a run through the given states in order (forced: the seed sets up history, not orchestration). */
-async function walk(server: TestServer, kind: "flow_runs" | "task_runs", id: string, states: Array<{ type: string; name?: string; data?: unknown; message?: string }>) {
+async function walk(server: TestServer, kind: "flow_runs" | "task_runs", id: string, states: Array<{ type: string; name?: string; data?: unknown; message?: string; state_details?: Record<string, unknown> }>) {
   for (const state of states) await ok(server, "POST", `/${kind}/${id}/set_state`, { state, force: true });
 }
 
@@ -82,7 +82,16 @@ export async function seed(server: TestServer): Promise<Seeded> {
   await walk(server, "flow_runs", running, [{ type: "PENDING" }, { type: "RUNNING" }]);
   const scheduled = (await ok<{ id: string }>(server, "POST", `/deployments/${deployment.id}/create_flow_run`, { name: "patient-lynx", parameters: { source: "s3://seed" }, state: { type: "SCHEDULED", state_details: { scheduled_time: new Date(Date.now() + 3_600_000).toISOString() } } })).id;
   const paused = await run("sleepy-koala", flow.id);
-  await walk(server, "flow_runs", paused, [{ type: "PENDING" }, { type: "RUNNING" }, { type: "PAUSED", name: "Suspended", data: null }]);
+  // Paused waiting for a person: the schema of the input it wants is stored as a run input.
+  await ok(server, "POST", `/flow_runs/${paused}/input`, {
+    key: "paused-1-schema",
+    value: JSON.stringify({ type: "object", title: "Approval", properties: { approved: { type: "boolean", title: "approved" }, note: { type: "string", title: "note" } }, required: ["note"] }),
+  });
+  await walk(server, "flow_runs", paused, [
+    { type: "PENDING" },
+    { type: "RUNNING" },
+    { type: "PAUSED", name: "Paused", state_details: { pause_key: "1", run_input_keyset: { schema: "paused-1-schema", response: "paused-1-response" } } },
+  ]);
 
   await ok(server, "POST", "/variables/", { name: "region", value: "eu-west-1", tags: ["infra"] });
   await ok(server, "POST", "/v2/concurrency_limits/", { name: "database", limit: 3 });

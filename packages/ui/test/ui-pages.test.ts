@@ -58,6 +58,74 @@ describe("web UI", () => {
     await browser.page.locator(`[data-run-id="${data.runs.failed}"]`).waitFor();
   });
 
+  it("flow run page shows states, logs, task runs as a timeline and a graph, parameters, result and artifacts", async () => {
+    const page = browser.page;
+    await visit(`/runs/${data.runs.completed}`);
+    await page.getByRole("heading", { name: /brave-otter/ }).waitFor();
+    await page.locator(".state-list").getByText("Running").waitFor();
+    await page.getByText("Row 3 looks odd").waitFor();
+    await page.getByRole("tab", { name: /Task runs/ }).click();
+    await page.getByRole("list", { name: "Task run timeline" }).getByText("transform-0").waitFor();
+    await page.getByRole("tab", { name: "Graph" }).click();
+    await page.locator(`[data-node-id="${data.taskRuns[2]}"]`).waitFor();
+    expect(await page.locator(".graph path").count()).toBe(2);
+    await page.getByRole("tab", { name: "Parameters" }).click();
+    await page.locator(".json").getByText('"rows": 5').waitFor();
+    await page.getByRole("tab", { name: "Result" }).click();
+    await page.locator(".json").getByText('"rows": 5').waitFor();
+    await page.getByRole("tab", { name: /Artifacts/ }).click();
+    await page.getByText("# Loaded 5 rows").waitFor();
+    await page.getByRole("cell", { name: "2" }).waitFor();
+  });
+
+  it("the run button starts a run with parameters from the schema form, and cancel cancels it", async () => {
+    const page = browser.page;
+    await visit(`/deployments/${data.deploymentId}`);
+    await page.getByRole("heading", { name: "nightly" }).waitFor();
+    await page.getByText("every 1h (UTC)").waitFor();
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    const form = page.getByRole("form", { name: "Parameters" });
+    await form.getByLabel("source").fill("s3://from-the-ui");
+    await form.getByLabel("rows").fill("42");
+    await form.getByLabel("dry_run").check();
+    await form.getByLabel("mode").selectOption("incremental");
+    await form.getByRole("button", { name: "Start run" }).click();
+    await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+    const runId = page.url().split("/").pop()!;
+    const run = (await server.call<{ parameters: Record<string, unknown>; deployment_id: string }>("GET", `/flow_runs/${runId}`)).body;
+    expect(run.deployment_id).toBe(data.deploymentId);
+    expect(run.parameters).toEqual({ source: "s3://from-the-ui", rows: 42, dry_run: true, mode: "incremental" });
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.locator(".page-header .badge", { hasText: "Cancelled" }).waitFor();
+    expect((await server.call<{ state_type: string }>("GET", `/flow_runs/${runId}`)).body.state_type).toBe("CANCELLED");
+    // A cancelled deployment run can be retried.
+    await page.getByRole("button", { name: "Retry" }).click();
+    await page.locator(".page-header .badge", { hasText: "AwaitingRetry" }).waitFor();
+  });
+
+  it("the run form checks parameter types before it sends them", async () => {
+    const page = browser.page;
+    await visit(`/deployments/${data.deploymentId}?run`);
+    const form = page.getByRole("form", { name: "Parameters" });
+    await form.getByLabel("rows").fill("4.5");
+    await form.getByRole("button", { name: "Start run" }).click();
+    await form.getByRole("alert").getByText("rows must be an integer").waitFor();
+    await page.keyboard.press("Escape");
+  });
+
+  it("resumes a paused run with the input it asked for", async () => {
+    const page = browser.page;
+    await visit(`/runs/${data.runs.paused}`);
+    await page.getByRole("button", { name: "Resume" }).click();
+    const form = page.getByRole("form", { name: "Parameters" });
+    await form.getByLabel("note").fill("looks good");
+    await form.getByLabel("approved").check();
+    await form.getByRole("button", { name: "Resume" }).click();
+    await page.locator(".page-header .badge", { hasText: "Running" }).waitFor();
+    const input = await fetch(`${server.apiUrl}/flow_runs/${data.runs.paused}/input/paused-1-response`);
+    expect(await input.json()).toEqual({ approved: true, note: "looks good" });
+  });
+
   it("had no failed requests", () => {
     expect(browser.failures).toEqual([]);
   });
