@@ -8,19 +8,27 @@ const pages = {
   dashboard: lazy(() => import("./pages/dashboard")),
   runs: lazy(() => import("./pages/flow-runs")),
   run: lazy(() => import("./pages/flow-run")),
+  flows: lazy(() => import("./pages/flows")),
+  flow: lazy(() => import("./pages/flow")),
   deployments: lazy(() => import("./pages/deployments")),
   deployment: lazy(() => import("./pages/deployment")),
+  workPools: lazy(() => import("./pages/work-pools")),
+  workPool: lazy(() => import("./pages/work-pool")),
 };
 
 const routed = {
   run: page(pages.run),
+  flow: page(pages.flow),
   deployment: page(pages.deployment),
+  workPool: page(pages.workPool),
 };
 
 const NAV: Array<[string, string, string]> = [
   ["/", "Dashboard", "d"],
   ["/runs", "Runs", "r"],
+  ["/flows", "Flows", "f"],
   ["/deployments", "Deployments", "p"],
+  ["/work-pools", "Work pools", "w"],
 ];
 
 type Theme = "light" | "dark" | "system";
@@ -120,8 +128,12 @@ export function App({ settings }: { settings: UiSettings }) {
             <Route path="/" component={pages.dashboard} />
             <Route path="/runs" component={pages.runs} />
             <Route path="/runs/:id" component={routed.run} />
+            <Route path="/flows" component={pages.flows} />
+            <Route path="/flows/:id" component={routed.flow} />
             <Route path="/deployments" component={pages.deployments} />
             <Route path="/deployments/:id" component={routed.deployment} />
+            <Route path="/work-pools" component={pages.workPools} />
+            <Route path="/work-pools/:name" component={routed.workPool} />
             <Route>
               <h1>Not found</h1>
               <p>

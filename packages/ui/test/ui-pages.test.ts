@@ -44,10 +44,43 @@ describe("web UI", () => {
     expect(asset.status).toBe(404);
   });
 
-  it("dashboard shows failed runs", async () => {
+  it("dashboard shows runs over time by state, failed runs and work pool health", async () => {
+    const page = browser.page;
     await visit("/");
-    await browser.page.getByRole("heading", { name: "Dashboard" }).waitFor();
-    await browser.page.locator(`[data-run-id="${data.runs.failed}"]`).first().waitFor();
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await page.locator(`[data-run-id="${data.runs.failed}"]`).first().waitFor();
+    await page.locator(".chart canvas").first().waitFor();
+    // Four runs started in the past day; the scheduled one is in an hour.
+    expect(await page.locator("[data-stat=total]").textContent()).toBe("4");
+    expect(await page.locator("[data-stat=FAILED]").textContent()).toBe("1");
+    await page.locator('[data-pool="local"]').getByText("1 of 1 online").waitFor();
+    await page.locator('[data-pool="local"]').getByText("Ready").waitFor();
+  });
+
+  it("flows page lists flows with their deployments, and a flow page its runs", async () => {
+    const page = browser.page;
+    await visit("/flows");
+    await page.locator(`[data-flow-id="${data.otherFlowId}"]`).getByText("report").waitFor();
+    await page.locator(`[data-flow-id="${data.flowId}"]`).getByRole("link", { name: "etl" }).click();
+    await page.getByRole("heading", { name: "etl" }).waitFor();
+    await page.getByRole("link", { name: "nightly" }).waitFor();
+    await page.locator(`[data-run-id="${data.runs.completed}"]`).waitFor();
+    await page.locator(".chart canvas").first().waitFor();
+  });
+
+  it("work pools page shows pools and a pool page its workers, queues and slots", async () => {
+    const page = browser.page;
+    await visit("/work-pools");
+    await page.locator('[data-pool="local"]').getByRole("link", { name: "local" }).click();
+    await page.getByRole("heading", { name: "local" }).waitFor();
+    await page.locator('[data-worker="worker-1"]').getByText("Online").waitFor();
+    await page.locator('[data-queue="default"]').waitFor();
+    await page.getByText("0 of 5 slots in use").waitFor();
+    await page.getByRole("button", { name: "Pause pool" }).click();
+    await page.getByRole("button", { name: "Resume pool" }).waitFor();
+    expect((await server.call<{ is_paused: boolean }>("GET", "/work_pools/local")).body.is_paused).toBe(true);
+    await page.getByRole("button", { name: "Resume pool" }).click();
+    await page.getByRole("button", { name: "Pause pool" }).waitFor();
   });
 
   it("flow runs page lists runs and filters them by state", async () => {
