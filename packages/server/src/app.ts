@@ -31,6 +31,7 @@ import { registerTaskRunSubscriptionRoutes } from "./api/task-run-subscriptions.
 import { registerTaskWorkerRoutes } from "./api/task-workers.js";
 import { BackgroundTasks } from "./background/background-tasks.js";
 import type { EventStream } from "./events/event-stream.js";
+import { registerWebUi, uiNotFoundFallback } from "./web-ui.js";
 
 export const API_PREFIX = "/api";
 
@@ -49,7 +50,7 @@ export async function buildApp(config: ServerConfig, db: Database, events: Event
     routerOptions: { ignoreTrailingSlash: true },
   });
   installJsonParser(app);
-  installErrorHandling(app);
+  installErrorHandling(app, uiNotFoundFallback(config));
 
   const router = new ApiRouter(app, API_PREFIX);
   const backgroundTasks = new BackgroundTasks(db, config.taskWorkerGraceSeconds, app.log);
@@ -85,6 +86,7 @@ export async function buildApp(config: ServerConfig, db: Database, events: Event
   app.get(`${API_PREFIX}/openapi.json`, () => document);
   await app.register(swagger, { mode: "static", specification: { document: document as never } });
   await app.register(swaggerUi, { routePrefix: "/docs" });
+  await registerWebUi(app, config, API_PREFIX);
   return app;
 }
 

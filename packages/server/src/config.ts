@@ -67,6 +67,8 @@ const EnvSchema = z.object({
   BATON_MESSAGING_REDIS_STREAM_MAXLEN: z.coerce.number().int().min(100).default(100_000),
   BATON_SERVER_EVENTS_RETENTION_DAYS: z.coerce.number().min(0).default(7),
   BATON_SERVER_LOGS_RETENTION_DAYS: z.coerce.number().min(0).default(0),
+  BATON_UI_ENABLED: bool.default(true),
+  BATON_UI_API_URL: z.string().url().optional(),
   ...Object.fromEntries(
     SERVICE_NAMES.flatMap((name) => [
       [`BATON_SERVER_SERVICES_${name.toUpperCase()}_ENABLED`, bool.default(true)],
@@ -123,6 +125,10 @@ export interface ServerConfig {
   eventsRetentionDays: number;
   /** Logs older than this many days are deleted by the retention service (0 keeps them). */
   logsRetentionDays: number;
+  /** Serve the web UI (packages/ui's build) at `/`, with `/ui-settings`. */
+  uiEnabled: boolean;
+  /** The API URL the UI is told to call; unset means `/api` on the host the page came from. */
+  uiApiUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -180,6 +186,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     },
     eventsRetentionDays: e.BATON_SERVER_EVENTS_RETENTION_DAYS,
     logsRetentionDays: e.BATON_SERVER_LOGS_RETENTION_DAYS,
+    uiEnabled: e.BATON_UI_ENABLED,
+    uiApiUrl: e.BATON_UI_API_URL,
   };
 }
 
@@ -217,6 +225,8 @@ export function describeConfig(config: ServerConfig): Array<{ setting: string; v
     { setting: "BATON_MESSAGING_REDIS_STREAM_MAXLEN", value: String(config.messaging.redisStreamMaxLength) },
     { setting: "BATON_SERVER_EVENTS_RETENTION_DAYS", value: String(config.eventsRetentionDays) },
     { setting: "BATON_SERVER_LOGS_RETENTION_DAYS", value: String(config.logsRetentionDays) },
+    { setting: "BATON_UI_ENABLED", value: String(config.uiEnabled) },
+    { setting: "BATON_UI_API_URL", value: config.uiApiUrl ?? "(unset: /api on the page's host)" },
   ];
 }
 

@@ -1,13 +1,16 @@
 import { ConflictError, ForbiddenError, InvalidInputError, ObjectNotFoundError, SlotsUnavailableError } from "@baton/core";
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ZodError } from "zod";
+
+/** Answers a request no route matched, returning true when it did (the web UI's index.html). */
+export type NotFoundFallback = (request: FastifyRequest, reply: FastifyReply) => boolean;
 
 /**
  * The single place where errors become HTTP responses. Validation problems name the field;
  * nothing a client sends produces a 5xx. Unexpected errors are logged and answered with a
  * generic 500 that leaks no stack trace.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, notFoundFallback?: NotFoundFallback): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (error instanceof ZodError) {
       const detail = error.issues.map((issue) => ({
@@ -53,7 +56,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     request.log.error({ err: error }, "unhandled error");
     return reply.code(500).send({ detail: "Internal server error" });
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ detail: `Not Found: ${request.method} ${request.url.split("?")[0]}` }));
+  app.setNotFoundHandler((request, reply) => {
+    // The web UI's client-side routes (`/runs/...`) are answered with its index.html.
+    if (notFoundFallback?.(request, reply)) return reply;
+    return reply.code(404).send({ detail: `Not Found: ${request.method} ${request.url.split("?")[0]}` });
+  });
 }
 
 /**
