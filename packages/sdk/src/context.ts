@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { FlowRun, TaskRun } from "@baton/core";
 import type { ApiSession } from "./ephemeral.js";
 import type { FlowResultOptions } from "./engine/results.js";
+import type { Settings } from "./settings.js";
 import type { RunLogger } from "./logger.js";
 
 /**
@@ -27,6 +28,8 @@ export interface FlowRunContext {
   readonly pending: Set<Promise<unknown>>;
   /** The flow's result options, which its tasks inherit. */
   readonly results?: FlowResultOptions;
+  /** The SDK settings as the attempt started: its task runs read them from here, not the environment each time. */
+  readonly settings?: Settings;
 }
 
 /** What a task run's code sees. */

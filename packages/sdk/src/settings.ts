@@ -130,6 +130,7 @@ export function configure(options: ConfigureOptions): void {
     throw new SettingsError("flowRunHeartbeatSeconds", "must be 0 (off) or a number of seconds");
   }
   overrides = { ...overrides, ...options };
+  overridesVersion++;
 }
 
 /**
@@ -141,6 +142,21 @@ export function configure(options: ConfigureOptions): void {
  * console.log(currentSettings().apiUrl ?? "ephemeral mode");
  */
 export function currentSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  // Parsing costs ~50 µs and the engine asks several times per task run: reuse the last answer
+  // while the variables it reads and the overrides are the same.
+  let key = String(overridesVersion);
+  for (const name of ENV_NAMES) key += `\u0000${env[name] ?? "\u0001"}`;
+  if (memo !== undefined && memo.key === key) return { ...memo.settings };
+  const settings = parseSettings(env);
+  memo = { key, settings };
+  return { ...settings };
+}
+
+const ENV_NAMES = Object.keys(Env.shape);
+let memo: { key: string; settings: Settings } | undefined;
+let overridesVersion = 0;
+
+function parseSettings(env: NodeJS.ProcessEnv): Settings {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -1,4 +1,6 @@
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -213,4 +215,43 @@ describe("transactions", () => {
     expect(existsSync(join(own, key))).toBe(true);
     rmSync(own, { recursive: true, force: true });
   });
+});
+
+describe("SERIALIZABLE across processes", () => {
+  const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+  const shared = mkdtempSync(join(tmpdir(), "baton-txn-shared-"));
+  afterAll(() => rmSync(shared, { recursive: true, force: true }));
+
+  function start(home: string, key: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const env: NodeJS.ProcessEnv = { ...process.env, BATON_HOME: join(shared, home), BATON_LOCAL_STORAGE_PATH: join(shared, "storage"), BATON_CONSOLE_LOGS: "false" };
+      delete env.BATON_API_URL;
+      const child = spawn(process.execPath, ["--import", "tsx", "packages/sdk/test/fixtures/serializable-txn.ts", key], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`fixture did not exit within 60 s\n${stdout}\n${stderr}`));
+      }, 60_000);
+      child.on("error", reject);
+      child.on("exit", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  it("two node processes enter the same SERIALIZABLE transaction at once: the work runs once, both get its result", async () => {
+    const key = uniqueKey("two-processes");
+    const [a, b] = await Promise.all([start("home-a", key), start("home-b", key)]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const ran = (a.stdout + b.stdout).match(/BODY RAN/g) ?? [];
+    expect(ran).toHaveLength(1);
+    const results = [a, b].map((p) => JSON.parse(p.stdout.split("RESULT ")[1]!) as { committedOnEntry: boolean; value: string });
+    expect(results[0]!.value).toBe(results[1]!.value);
+    expect(results.map((r) => r.committedOnEntry).sort()).toEqual([false, true]);
+  }, 90_000);
 });

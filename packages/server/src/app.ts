@@ -15,6 +15,7 @@ import { registerFlowRunInputRoutes } from "./api/flow-run-inputs.js";
 import { registerEventRoutes } from "./api/events.js";
 import { registerLogRoutes } from "./api/logs.js";
 import { registerRootRoutes } from "./api/root.js";
+import { registerAdminStorageRoutes } from "./api/admin-storage.js";
 import { ApiRouter } from "./api/route.js";
 import { registerSavedSearchRoutes } from "./api/saved-searches.js";
 import { registerStateRoutes } from "./api/states.js";
@@ -60,6 +61,7 @@ export async function buildApp(config: ServerConfig, db: Database, events: Event
   await registerTaskRunSubscriptionRoutes(app, API_PREFIX, backgroundTasks);
   const context = { router, db, config, backgroundTasks, events };
   registerRootRoutes(context);
+  registerAdminStorageRoutes(context);
   registerFlowRoutes(context);
   registerFlowRunRoutes(context);
   registerFlowRunGraphRoutes(context);

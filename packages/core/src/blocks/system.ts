@@ -4,8 +4,11 @@ import { blockSchemaChecksum } from "./checksum.js";
  * The block types a server installs for itself (`POST /block_types/install_system_block_types`,
  * and at every start), shared with the SDK's `Secret`, `JSONBlock`, `StringBlock` and
  * `DateTimeBlock` so that both send the same fields and so the same checksum. Prefect 3
- * installs Secret, JSON and DateTime as protected types (with Webhook and LocalFileSystem,
- * which Baton does not have); String is registered by its client, so it is not protected here.
+ * installs Secret, JSON and DateTime as protected types (with Webhook, which Baton does not
+ * have); String is registered by its client, so it is not protected here. The two result
+ * storage types, `local-file-system` (Prefect's fields) and `s3-bucket` (Baton's fields; the
+ * SDK also reads prefect-aws's shape), are not protected, so a client may register its own
+ * schema version of them.
  */
 export interface SystemBlock {
   name: string;
@@ -61,6 +64,47 @@ export const SYSTEM_BLOCKS: readonly SystemBlock[] = [
     isProtected: false,
     fields: valueSchema("String", "string", { description: "A string.", type: "string" }, false),
     capabilities: [],
+  },
+  {
+    name: "Local File System",
+    slug: "local-file-system",
+    description: "Store data as a file on a local file system (result storage: records under `basepath`).",
+    isProtected: false,
+    fields: {
+      title: "LocalFileSystem",
+      description: "Store data as a file on a local file system.",
+      type: "object",
+      properties: { basepath: { title: "Basepath", description: "Default local path for this block to write to.", type: "string" } },
+      block_type_slug: "local-file-system",
+      secret_fields: [],
+      block_schema_references: {},
+    },
+    capabilities: ["get-directory", "put-directory", "read-path", "write-path"],
+  },
+  {
+    name: "S3 Bucket",
+    slug: "s3-bucket",
+    description: "An S3 bucket (AWS or any S3-compatible store) for result storage.",
+    isProtected: false,
+    fields: {
+      title: "S3Bucket",
+      description: "An S3 bucket (AWS or any S3-compatible store) for result storage.",
+      type: "object",
+      properties: {
+        bucket_name: { title: "Bucket Name", description: "Name of the bucket.", type: "string" },
+        bucket_folder: { title: "Bucket Folder", description: "A key prefix inside the bucket.", type: "string", default: "" },
+        endpoint_url: { title: "Endpoint URL", description: "URL of an S3-compatible server; empty for AWS.", type: "string" },
+        region_name: { title: "Region Name", description: "The bucket's region.", type: "string" },
+        aws_access_key_id: { title: "AWS Access Key ID", type: "string" },
+        aws_secret_access_key: { title: "AWS Secret Access Key", type: "string", format: "password", writeOnly: true },
+        force_path_style: { title: "Force Path Style", description: "Path-style URLs, which most S3-compatible servers need.", type: "boolean" },
+      },
+      required: ["bucket_name"],
+      block_type_slug: "s3-bucket",
+      secret_fields: ["aws_secret_access_key"],
+      block_schema_references: {},
+    },
+    capabilities: ["read-path", "write-path"],
   },
 ];
 

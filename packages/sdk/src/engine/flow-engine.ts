@@ -12,6 +12,7 @@ import { describeError, errorData, serializeResult } from "../results/serializer
 import { SerializationError } from "../errors.js";
 import { hasResult, prepareRecord, readStateResult, writeRecord } from "../results/store.js";
 import { flowResultOptions, flowResultPlan } from "./results.js";
+import { currentSettings } from "../settings.js";
 import { applyState, failedProposal, runAttempt } from "./attempt.js";
 import { trackRunning } from "./crash.js";
 import { flushTaskRunReports } from "./task-run-reporter.js";
@@ -156,6 +157,7 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
     dynamicKeys: new Map(),
     pending: new Set(),
     results: flowResultOptions(def.options),
+    settings: currentSettings(),
   });
   const resultPlan = flowResultPlan(def.options, () => client);
 

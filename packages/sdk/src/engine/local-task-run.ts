@@ -25,7 +25,7 @@ export function orchestratedLocally(options: TaskOptions<never>, flowCtx: FlowRu
   // Only in a flow run's first attempt in its first process: a retried or resumed run may have
   // task runs from before, which the server matches by dynamic key to reuse their results.
   if (flowCtx.flowRun.run_count > 1 || flowCtx.flowRun.start_time !== null) return undefined;
-  if (!currentSettings().clientSideTaskOrchestration) return undefined;
+  if (!(flowCtx.settings ?? currentSettings()).clientSideTaskOrchestration) return undefined;
   return new LocalTaskRun(reporterFor(flowCtx.session.client), flowCtx.session.client, flowCtx.flowRun);
 }
 

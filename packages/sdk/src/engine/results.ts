@@ -52,7 +52,7 @@ export function taskResultPlan(
   txn: Transaction | undefined,
   client: () => BatonClient | undefined,
 ): ResultPlan {
-  const settings = currentSettings();
+  const settings = flowCtx?.settings ?? currentSettings();
   const flow = flowCtx?.results;
   const explicitCache = options.cacheKeyFn !== undefined || (options.cachePolicy !== undefined && !isNoCache(toCachePolicy(options.cachePolicy)));
   const persist =

@@ -154,7 +154,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   }
 
   if (plan.ignoredCache !== undefined) logger.warning(`Task '${def.name}': ${plan.ignoredCache}`);
-  const cacheKey = cacheKeyFor(plan, cacheContext(def, resolvedArgs, taskRun, flowCtx), (message) => logger.warning(message));
+  const cacheKey = plan.cachePolicy === undefined ? undefined : cacheKeyFor(plan, cacheContext(def, resolvedArgs, taskRun, flowCtx), (message) => logger.warning(message));
   const target: RunTarget = { kind: "task", id: taskRun.id, client };
   let runningName = "Running";
   let live: { value: R } | undefined;

@@ -10,7 +10,7 @@ import { LocalFileSystem, type ResultStorage } from "./storage.js";
  *
  * 1. S3 from the settings (`BATON_RESULTS_S3_BUCKET`, with `..._S3_FOLDER`, `..._S3_ENDPOINT_URL`,
  *    `..._S3_REGION`, `..._S3_FORCE_PATH_STYLE`; credentials from the AWS SDK's usual variables);
- * 2. the server's default result storage block (`PUT /api/admin/storage`), read once per client;
+ * 2. the server's default result storage block (`PUT /api/admin/storage`), read again every 30 s;
  * 3. `LocalFileSystem` at `BATON_LOCAL_STORAGE_PATH` (default `$BATON_HOME/storage`).
  *
  * A reference with a `storage_block_id` is read from that block document's storage instead.
@@ -45,18 +45,19 @@ function envS3(s3: NonNullable<ReturnType<typeof currentSettings>["resultsS3"]>)
   return envS3Cache.storage;
 }
 
-const serverDefaults = new WeakMap<BatonClient, Promise<string | null>>();
+/** How long the server's answer is reused: a process lives on after an admin changes the default. */
+const SERVER_DEFAULT_TTL_MS = 30_000;
+const serverDefaults = new WeakMap<BatonClient, { at: number; id: Promise<string | null> }>();
 /** The server's default result storage block id; null when unset or when the server has no such route. */
 function serverDefaultBlockId(client: BatonClient): Promise<string | null> {
-  let found = serverDefaults.get(client);
-  if (found === undefined) {
-    found = client
-      .request<ServerDefaultResultStorage>("GET", "/admin/storage")
-      .then((answer) => answer?.default_result_storage_block_id ?? null)
-      .catch(() => null);
-    serverDefaults.set(client, found);
-  }
-  return found;
+  const cached = serverDefaults.get(client);
+  if (cached !== undefined && Date.now() - cached.at < SERVER_DEFAULT_TTL_MS) return cached.id;
+  const id = client
+    .request<ServerDefaultResultStorage>("GET", "/admin/storage")
+    .then((answer) => answer?.default_result_storage_block_id ?? null)
+    .catch(() => null);
+  serverDefaults.set(client, { at: Date.now(), id });
+  return id;
 }
 
 const blockStorages = new Map<string, Promise<ResultStorage>>();

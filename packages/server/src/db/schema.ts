@@ -199,6 +199,14 @@ export interface EventTable {
   follows: string | null;
 }
 
+export interface ConfigurationTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  key: string;
+  value: Json;
+}
+
 export interface SavedSearchTable {
   id: string;
   created: Timestamp;
@@ -354,6 +362,7 @@ export interface DB {
   worker: WorkerTable;
   event: EventTable;
   saved_search: SavedSearchTable;
+  configuration: ConfigurationTable;
   flow_run_input: FlowRunInputTable;
   block_type: BlockTypeTable;
   block_schema: BlockSchemaTable;

@@ -1,3 +1,4 @@
+import { clearDefaultResultStorageFor } from "./configuration.js";
 import {
   ConflictError,
   InvalidInputError,
@@ -152,9 +153,14 @@ export async function countBlockDocuments(db: Database, body: BlockDocumentCount
   return Number(row.n);
 }
 
+/** Deletes a document; if it was the server's default result storage, that setting is cleared with it. */
 export async function deleteBlockDocument(db: Database, id: string): Promise<boolean> {
-  const result = await db.kysely.deleteFrom("block_document").where("id", "=", id).executeTakeFirst();
-  return result.numDeletedRows > 0n;
+  return db.write(async (trx) => {
+    const result = await trx.deleteFrom("block_document").where("id", "=", id).executeTakeFirst();
+    if (result.numDeletedRows === 0n) return false;
+    await clearDefaultResultStorageFor(trx, id);
+    return true;
+  });
 }
 
 /**
