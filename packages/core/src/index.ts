@@ -25,3 +25,5 @@ export { blockSchemaChecksum, pythonJsonDumps } from "./blocks/checksum.js";
 export { SYSTEM_BLOCKS, systemBlockChecksum, type SystemBlock } from "./blocks/system.js";
 export * from "./schemas/concurrency-limit.js";
 export * from "./schemas/task-worker.js";
+export * from "./schemas/automation.js";
+export * from "./schemas/webhook.js";

@@ -30,6 +30,9 @@ import { registerBlockRoutes } from "./api/blocks.js";
 import { registerTaskRunSubscriptionRoutes } from "./api/task-run-subscriptions.js";
 import { registerTaskWorkerRoutes } from "./api/task-workers.js";
 import { BackgroundTasks } from "./background/background-tasks.js";
+import { registerAutomationRoutes } from "./api/automations.js";
+import { registerHookReceiver, registerWebhookRoutes } from "./api/webhooks.js";
+import type { EventBus } from "./automations/event-bus.js";
 
 export const API_PREFIX = "/api";
 
@@ -38,7 +41,7 @@ export const API_PREFIX = "/api";
  * document with its docs page. Route modules live in `api/`, one per resource, named after
  * the path they serve (`/api/flow_runs/...` is `api/flow-runs.ts`).
  */
-export async function buildApp(config: ServerConfig, db: Database): Promise<FastifyInstance> {
+export async function buildApp(config: ServerConfig, db: Database, options: { events?: EventBus } = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     // One log line per request would cost more than the request itself on hot paths.
@@ -56,7 +59,7 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   // Background task runs waiting from before this start are delivered again.
   await backgroundTasks.restore();
   await registerTaskRunSubscriptionRoutes(app, API_PREFIX, backgroundTasks);
-  const context = { router, db, config, backgroundTasks };
+  const context = { router, db, config, backgroundTasks, ...(options.events ? { events: options.events } : {}) };
   registerRootRoutes(context);
   registerFlowRoutes(context);
   registerFlowRunRoutes(context);
@@ -79,6 +82,9 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   registerGlobalConcurrencyLimitRoutes(context);
   registerTagConcurrencyLimitRoutes(context);
   registerTaskWorkerRoutes(context);
+  registerAutomationRoutes(context);
+  registerWebhookRoutes(context);
+  await registerHookReceiver(app, context);
 
   const document = router.openApiDocument({ title: "Baton API", version: BATON_VERSION });
   app.get(`${API_PREFIX}/openapi.json`, () => document);

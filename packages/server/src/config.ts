@@ -8,7 +8,7 @@ import { isEncryptionKey } from "./blocks/encryption.js";
  * start with a message that names the variable. `baton config view` prints these.
  */
 /** The background services, by the name used in BATON_SERVER_SERVICES_<NAME>_* settings. */
-export const SERVICE_NAMES = ["scheduler", "late_runs", "zombies", "foreman", "cancellation_cleanup", "pause_expirations", "concurrency_lease_expirations"] as const;
+export const SERVICE_NAMES = ["scheduler", "late_runs", "zombies", "foreman", "cancellation_cleanup", "pause_expirations", "concurrency_lease_expirations", "triggers"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** How often each service runs a pass by default, in seconds. */
@@ -20,6 +20,7 @@ const DEFAULT_LOOP_SECONDS: Record<ServiceName, number> = {
   cancellation_cleanup: 20,
   pause_expirations: 5,
   concurrency_lease_expirations: 5,
+  triggers: 5,
 };
 
 const bool = z

@@ -4,3 +4,6 @@ export { loadConfig, describeConfig, ConfigError, SERVICE_NAMES, type ServerConf
 export { openDatabase, type Database } from "./db/database.js";
 export { MIGRATIONS } from "./db/migrations/index.js";
 export { nextScheduledTimes, scheduleTimes, checkSchedule, type TimeWindow } from "./scheduling/next-times.js";
+export { TriggersService, TRIGGERS_CONSUMER_GROUP } from "./services/triggers.js";
+export { TriggerEngine } from "./automations/trigger-engine.js";
+export { renderTemplate, validateTemplate } from "./automations/templates.js";

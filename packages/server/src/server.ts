@@ -3,7 +3,21 @@ import { loadConfig, type ServerConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { API_PREFIX, buildApp } from "./app.js";
 import { configureOrchestration } from "./orchestration/settings.js";
-import { createServices, systemClock, type Clock, type LoopService } from "./services/index.js";
+import { createServices, systemClock, type Clock, type LoopService, type ServiceResources } from "./services/index.js";
+import { injectCaller } from "./automations/api-caller.js";
+import { LocalEventBus } from "./automations/local-event-bus.js";
+import type { EventBus } from "./automations/event-bus.js";
+import { insertEvents } from "./db/queries/events.js";
+import type { ReceivedEvent } from "@baton/core";
+
+/** Events that services emit (automations' own) are stored like any other, then published. */
+function eventPublisher(db: Database, events: EventBus): (batch: ReceivedEvent[]) => Promise<void> {
+  return async (batch) => {
+    if (batch.length === 0) return;
+    await insertEvents(db, batch, batch[0]!.received);
+    await events.publish(batch);
+  };
+}
 
 export interface StartServerOptions {
   /** Overrides on top of `loadConfig(process.env)`; `port: 0` picks a free port. */
@@ -41,15 +55,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const config = { ...loadConfig(), ...options.config };
   configureOrchestration({ tagSlotWaitSeconds: config.tagConcurrencySlotWaitSeconds });
   const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize });
+  const events = new LocalEventBus();
   let app: FastifyInstance;
   try {
-    app = await buildApp(config, db);
+    app = await buildApp(config, db, { events });
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await db.close();
     throw error;
   }
-  const services = options.services === false ? [] : createServices({ db, config, clock: options.clock ?? systemClock, logger: app.log });
+  const resources: ServiceResources = { db, config, clock: options.clock ?? systemClock, logger: app.log, events, publishEvents: eventPublisher(db, events), api: injectCaller(app) };
+  const services = options.services === false ? [] : createServices(resources);
   for (const service of services) service.start();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
@@ -87,7 +103,19 @@ export async function startServices(options: Omit<StartServerOptions, "services"
   const config = { ...loadConfig(), ...options.config };
   const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize });
   const logger = (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel });
-  const services = createServices({ db, config, clock: options.clock ?? systemClock, logger });
+  // Automations act through the API: this process builds the app (without listening) for them.
+  const events = new LocalEventBus();
+  const app = config.services.triggers.enabled ? await buildApp({ ...config, logLevel: "silent" }, db, { events }) : undefined;
+  await app?.ready();
+  const services = createServices({
+    db,
+    config,
+    clock: options.clock ?? systemClock,
+    logger,
+    events,
+    publishEvents: eventPublisher(db, events),
+    ...(app ? { api: injectCaller(app) } : {}),
+  });
   for (const service of services) service.start();
   // Service timers do not hold the process open (see LoopService); here they are all there is.
   const keepAlive = setInterval(() => undefined, 3_600_000);
@@ -98,7 +126,9 @@ export async function startServices(options: Omit<StartServerOptions, "services"
     services,
     close: () => {
       clearInterval(keepAlive);
-      closing ??= Promise.all(services.map((s) => s.stop())).then(() => db.close());
+      closing ??= Promise.all(services.map((s) => s.stop()))
+        .then(() => app?.close())
+        .then(() => db.close());
       return closing;
     },
   };

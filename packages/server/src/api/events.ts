@@ -12,7 +12,7 @@ import type { ApiContext } from "./context.js";
 const PageToken = EventFilterBody.extend({ offset: z.number().int().min(0) });
 type PageToken = z.infer<typeof PageToken>;
 
-export function registerEventRoutes({ router, db }: ApiContext): void {
+export function registerEventRoutes({ router, db, events }: ApiContext): void {
   router.route({
     method: "POST",
     path: "/events",
@@ -22,7 +22,9 @@ export function registerEventRoutes({ router, db }: ApiContext): void {
     status: 204,
     handler: async ({ body }) => {
       await recordTaskRunEvents(db, body);
-      await insertEvents(db, body, new Date().toISOString());
+      const received = new Date().toISOString();
+      await insertEvents(db, body, received);
+      await events?.publish(body.map((event) => ({ ...event, follows: event.follows ?? null, received })));
     },
   });
   router.route({

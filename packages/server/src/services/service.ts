@@ -1,6 +1,9 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { ServerConfig } from "../config.js";
 import type { Database } from "../db/database.js";
+import type { ReceivedEvent } from "@baton/core";
+import type { ApiCaller } from "../automations/api-caller.js";
+import type { EventBus } from "../automations/event-bus.js";
 
 /** Time as the services see it; tests pass a clock they can move instead of sleeping. */
 export interface Clock {
@@ -14,6 +17,12 @@ export interface ServiceResources {
   config: ServerConfig;
   clock: Clock;
   logger: Pick<FastifyBaseLogger, "info" | "warn" | "error" | "debug">;
+  /** The event stream (services that react to events consume it). */
+  events?: EventBus;
+  /** Stores and publishes events a service emits (automations' own events). */
+  publishEvents?: (events: ReceivedEvent[]) => Promise<void>;
+  /** The server's own API, in process (the actions of automations go through it). */
+  api?: ApiCaller;
 }
 
 /**

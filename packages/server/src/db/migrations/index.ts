@@ -6,6 +6,7 @@ import * as m0004 from "./0004-flow-run-inputs.js";
 import * as m0005 from "./0005-variables-artifacts.js";
 import * as m0006 from "./0006-blocks.js";
 import * as m0007 from "./0007-saved-searches.js";
+import * as m0010 from "./0010-automations.js";
 
 export interface Migration {
   version: number;
@@ -23,4 +24,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: "variables-artifacts", up: m0005.up },
   { version: 6, name: "blocks", up: m0006.up },
   { version: 7, name: "saved-searches", up: m0007.up },
+  // 0008 and 0009 are reserved for the results and events work; versions need not be contiguous.
+  { version: 10, name: "automations", up: m0010.up },
 ];
