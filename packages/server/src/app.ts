@@ -32,7 +32,7 @@ import { registerTaskWorkerRoutes } from "./api/task-workers.js";
 import { BackgroundTasks } from "./background/background-tasks.js";
 import { registerAutomationRoutes } from "./api/automations.js";
 import { registerHookReceiver, registerWebhookRoutes } from "./api/webhooks.js";
-import type { EventBus } from "./automations/event-bus.js";
+import type { EventStream } from "./events/event-stream.js";
 
 export const API_PREFIX = "/api";
 
@@ -41,7 +41,7 @@ export const API_PREFIX = "/api";
  * document with its docs page. Route modules live in `api/`, one per resource, named after
  * the path they serve (`/api/flow_runs/...` is `api/flow-runs.ts`).
  */
-export async function buildApp(config: ServerConfig, db: Database, options: { events?: EventBus } = {}): Promise<FastifyInstance> {
+export async function buildApp(config: ServerConfig, db: Database, events: EventStream): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     // One log line per request would cost more than the request itself on hot paths.
@@ -59,7 +59,7 @@ export async function buildApp(config: ServerConfig, db: Database, options: { ev
   // Background task runs waiting from before this start are delivered again.
   await backgroundTasks.restore();
   await registerTaskRunSubscriptionRoutes(app, API_PREFIX, backgroundTasks);
-  const context = { router, db, config, backgroundTasks, ...(options.events ? { events: options.events } : {}) };
+  const context = { router, db, config, backgroundTasks, events };
   registerRootRoutes(context);
   registerFlowRoutes(context);
   registerFlowRunRoutes(context);

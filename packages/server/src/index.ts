@@ -7,3 +7,5 @@ export { nextScheduledTimes, scheduleTimes, checkSchedule, type TimeWindow } fro
 export { TriggersService, TRIGGERS_CONSUMER_GROUP } from "./services/triggers.js";
 export { TriggerEngine } from "./automations/trigger-engine.js";
 export { renderTemplate, validateTemplate } from "./automations/templates.js";
+export { EventStream, emitEvents, toReceived, EVENTS_TOPIC, type EmittedEvent } from "./events/event-stream.js";
+export { createBus, MemoryBus, RedisBus, type MessagingConfig, type MessageBus, type MessageHandler, type SubscribeOptions } from "./messaging/index.js";

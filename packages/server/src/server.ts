@@ -3,21 +3,11 @@ import { loadConfig, type ServerConfig } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { API_PREFIX, buildApp } from "./app.js";
 import { configureOrchestration } from "./orchestration/settings.js";
-import { createServices, systemClock, type Clock, type LoopService, type ServiceResources } from "./services/index.js";
+import { createServices, systemClock, type Clock, type LoopService } from "./services/index.js";
+import { createBus } from "./messaging/index.js";
+import { EventStream } from "./events/event-stream.js";
+import { startEventPersister } from "./events/persister.js";
 import { injectCaller } from "./automations/api-caller.js";
-import { LocalEventBus } from "./automations/local-event-bus.js";
-import type { EventBus } from "./automations/event-bus.js";
-import { insertEvents } from "./db/queries/events.js";
-import type { ReceivedEvent } from "@baton/core";
-
-/** Events that services emit (automations' own) are stored like any other, then published. */
-function eventPublisher(db: Database, events: EventBus): (batch: ReceivedEvent[]) => Promise<void> {
-  return async (batch) => {
-    if (batch.length === 0) return;
-    await insertEvents(db, batch, batch[0]!.received);
-    await events.publish(batch);
-  };
-}
 
 export interface StartServerOptions {
   /** Overrides on top of `loadConfig(process.env)`; `port: 0` picks a free port. */
@@ -36,9 +26,30 @@ export interface RunningServer {
   config: ServerConfig;
   app: FastifyInstance;
   db: Database;
+  /** The event stream (in memory, or Redis Streams with BATON_MESSAGING=redis). */
+  events: EventStream;
   /** The background services running in this process. */
   services: LoopService[];
   close(): Promise<void>;
+}
+
+/** The bus, the event stream on it and its persister; `close` stops the persister (after it wrote what it has) and the bus. */
+async function openEvents(config: ServerConfig, db: Database, logger: Parameters<typeof createBus>[1]): Promise<{ events: EventStream; close(): Promise<void> }> {
+  const events = new EventStream(await createBus(config.messaging, logger));
+  let stopPersister: () => Promise<void>;
+  try {
+    stopPersister = await startEventPersister(db, events);
+  } catch (error) {
+    await events.close();
+    throw error;
+  }
+  return {
+    events,
+    close: async () => {
+      await stopPersister();
+      await events.close();
+    },
+  };
 }
 
 /**
@@ -55,17 +66,20 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const config = { ...loadConfig(), ...options.config };
   configureOrchestration({ tagSlotWaitSeconds: config.tagConcurrencySlotWaitSeconds });
   const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize });
-  const events = new LocalEventBus();
   let app: FastifyInstance;
+  let stream: Awaited<ReturnType<typeof openEvents>> | undefined;
   try {
-    app = await buildApp(config, db, { events });
+    stream = await openEvents(config, db, (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel }));
+    app = await buildApp(config, db, stream.events);
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
+    await stream?.close();
     await db.close();
     throw error;
   }
-  const resources: ServiceResources = { db, config, clock: options.clock ?? systemClock, logger: app.log, events, publishEvents: eventPublisher(db, events), api: injectCaller(app) };
-  const services = options.services === false ? [] : createServices(resources);
+  const { events } = stream;
+  const eventsClose = stream.close;
+  const services = options.services === false ? [] : createServices({ db, config, clock: options.clock ?? systemClock, events, logger: app.log, api: injectCaller(app) });
   for (const service of services) service.start();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
@@ -78,10 +92,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     config: { ...config, port },
     app,
     db,
+    events,
     services,
     close: () => {
       closing ??= Promise.all(services.map((s) => s.stop()))
         .then(() => app.close())
+        .then(() => eventsClose())
         .then(() => db.close());
       return closing;
     },
@@ -91,6 +107,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
 export interface RunningServices {
   config: ServerConfig;
   db: Database;
+  events: EventStream;
   services: LoopService[];
   close(): Promise<void>;
 }
@@ -103,19 +120,21 @@ export async function startServices(options: Omit<StartServerOptions, "services"
   const config = { ...loadConfig(), ...options.config };
   const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize });
   const logger = (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel });
-  // Automations act through the API: this process builds the app (without listening) for them.
-  const events = new LocalEventBus();
-  const app = config.services.triggers.enabled ? await buildApp({ ...config, logLevel: "silent" }, db, { events }) : undefined;
-  await app?.ready();
-  const services = createServices({
-    db,
-    config,
-    clock: options.clock ?? systemClock,
-    logger,
-    events,
-    publishEvents: eventPublisher(db, events),
-    ...(app ? { api: injectCaller(app) } : {}),
-  });
+  let stream: Awaited<ReturnType<typeof openEvents>>;
+  try {
+    stream = await openEvents(config, db, logger);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const { events } = stream;
+  // Automations act through the API: with the triggers service on, this process builds the app (without listening) for them.
+  let app: FastifyInstance | undefined;
+  if (config.services.triggers.enabled) {
+    app = await buildApp({ ...config, logLevel: "silent" }, db, events);
+    await app.ready();
+  }
+  const services = createServices({ db, config, clock: options.clock ?? systemClock, events, logger, ...(app ? { api: injectCaller(app) } : {}) });
   for (const service of services) service.start();
   // Service timers do not hold the process open (see LoopService); here they are all there is.
   const keepAlive = setInterval(() => undefined, 3_600_000);
@@ -123,11 +142,13 @@ export async function startServices(options: Omit<StartServerOptions, "services"
   return {
     config,
     db,
+    events,
     services,
     close: () => {
       clearInterval(keepAlive);
       closing ??= Promise.all(services.map((s) => s.stop()))
         .then(() => app?.close())
+        .then(() => stream.close())
         .then(() => db.close());
       return closing;
     },

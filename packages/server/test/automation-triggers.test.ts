@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Automation, FlowRun, ReceivedEvent } from "@baton/core";
 import { SERVICE_NAMES, startServer, type Clock, type RunningServer, type ServerConfig, type TriggersService } from "@baton/server";
-import { DIALECTS, POSTGRES_URL, type DialectName } from "./harness.js";
+import { DIALECTS, eventually, POSTGRES_URL, type DialectName } from "./harness.js";
 
 /** A clock tests move forward; it starts at the real time so that events and firings agree. */
 class MovableClock implements Clock {
@@ -45,6 +45,8 @@ function database(dialect: DialectName): Db {
 }
 
 class Harness {
+  private readonly emitted: string[] = [];
+
   constructor(
     readonly server: RunningServer,
     readonly clock: MovableClock,
@@ -76,16 +78,19 @@ class Harness {
   }
 
   async emit(event: string, resourceId: string, extra: Record<string, unknown> = {}): Promise<void> {
+    const id = crypto.randomUUID();
+    this.emitted.push(id);
     const response = await this.call("POST", "/events", [
-      { id: crypto.randomUUID(), occurred: this.clock.now().toISOString(), event, resource: { "prefect.resource.id": resourceId }, ...extra },
+      { id, occurred: this.clock.now().toISOString(), event, resource: { "prefect.resource.id": resourceId }, ...extra },
     ]);
     expect(response.status).toBe(204);
   }
 
   /** Waits until the engine has evaluated what it was given and every action has finished. */
   async settle(): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    await this.triggers.engine!.idle();
+    const engine = this.triggers.engine!;
+    await eventually(() => this.emitted.every((id) => engine.hasSeen(id)), 5000, "the trigger engine to see every event sent");
+    await engine.idle();
     await this.triggers.executor!.drain();
   }
 
@@ -98,9 +103,15 @@ class Harness {
     return (await this.call<FlowRun[]>("POST", "/flow_runs/filter", { flow_runs: { deployment_id: { any_: [deploymentId] } } })).body;
   }
 
-  async events(prefix: string, resourceId: string): Promise<ReceivedEvent[]> {
-    const page = await this.call<{ events: ReceivedEvent[] }>("POST", "/events/filter", { filter: { event: { prefix: [prefix] }, resource: { id: [resourceId] } }, limit: 50 });
-    return page.body.events;
+  /** The stored events (the persister stores them shortly after they are published) once there are `count`. */
+  async events(prefix: string, resourceId: string, count: number): Promise<ReceivedEvent[]> {
+    let events: ReceivedEvent[] = [];
+    await eventually(async () => {
+      const page = await this.call<{ events: ReceivedEvent[] }>("POST", "/events/filter", { filter: { event: { prefix: [prefix] }, resource: { id: [resourceId] } }, limit: 50 });
+      events = page.body.events;
+      return events.length >= count;
+    }, 5000, `${count} ${prefix} events`);
+    return events;
   }
 }
 
@@ -142,8 +153,8 @@ for (const dialect of DIALECTS) {
       expect(runs[0]!.state?.type).toBe("SCHEDULED");
       await h.settle();
       const resource = `prefect.automation.${automation.id}`;
-      expect((await h.events("prefect.automation.triggered", resource)).length).toBe(1);
-      const executed = await h.events("prefect.automation.action.executed", resource);
+      expect((await h.events("prefect.automation.triggered", resource, 1)).length).toBe(1);
+      const executed = await h.events("prefect.automation.action.executed", resource, 1);
       expect(executed).toHaveLength(1);
       expect(executed[0]!.payload).toMatchObject({ action_index: 0, action_type: "run-deployment" });
       expect(executed[0]!.related.map((r) => r["prefect.resource.id"])).toContain(`prefect.flow-run.${runs[0]!.id}`);

@@ -17,6 +17,17 @@ export interface TestServer extends RunningServer {
   dialect: DialectName;
   /** Sends a JSON request to `/api{path}` and returns status and parsed body. */
   call<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** Resolves once the persister stored the events with these ids (events are stored off the request). */
+  persisted(ids: readonly string[]): Promise<void>;
+}
+
+/** Polls `check` every 10 ms until it returns true; fails after `timeoutMs`. */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 let counter = 0;
@@ -50,6 +61,18 @@ export async function startTestServer(
     close: async () => {
       await close();
       await cleanup();
+    },
+    persisted: (ids) => {
+      const wanted = [...new Set(ids)];
+      return eventually(
+        async () => {
+          if (wanted.length === 0) return true;
+          const row = await server.db.kysely.selectFrom("event").select((eb) => eb.fn.countAll<number | string>().as("n")).where("id", "in", wanted).executeTakeFirstOrThrow();
+          return Number(row.n) === wanted.length;
+        },
+        10_000,
+        `${wanted.length} events to be persisted`,
+      );
     },
     call: async <T>(method: string, path: string, body?: unknown) => {
       const response = await fetch(`${server.apiUrl}${path}`, {

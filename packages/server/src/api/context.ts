@@ -2,7 +2,7 @@ import type { Database } from "../db/database.js";
 import type { ServerConfig } from "../config.js";
 import type { ApiRouter } from "./route.js";
 import type { BackgroundTasks } from "../background/background-tasks.js";
-import type { EventBus } from "../automations/event-bus.js";
+import type { EventStream } from "../events/event-stream.js";
 
 /** What every route module receives. */
 export interface ApiContext {
@@ -11,6 +11,6 @@ export interface ApiContext {
   config: ServerConfig;
   /** The queue of background task runs and the task workers connected to it. */
   backgroundTasks: BackgroundTasks;
-  /** The event stream: events received are published on it (the trigger engine consumes them). */
-  events?: EventBus;
+  /** The event stream: POST /events and state changes publish to it; the persister reads it. */
+  events: EventStream;
 }

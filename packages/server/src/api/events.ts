@@ -1,8 +1,8 @@
 import { Event, EventFilter, EventFilterBody, EventPage, InvalidInputError, MAX_EVENT_BATCH } from "@baton/core";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
-import { filterEvents, insertEvents } from "../db/queries/events.js";
-import { recordTaskRunEvents } from "../events/task-run-recorder.js";
+import { filterEvents } from "../db/queries/events.js";
+import { receiveEvents } from "../events/receive.js";
 import type { ApiContext } from "./context.js";
 
 /**
@@ -21,10 +21,7 @@ export function registerEventRoutes({ router, db, events }: ApiContext): void {
     body: z.array(Event).max(MAX_EVENT_BATCH),
     status: 204,
     handler: async ({ body }) => {
-      await recordTaskRunEvents(db, body);
-      const received = new Date().toISOString();
-      await insertEvents(db, body, received);
-      await events?.publish(body.map((event) => ({ ...event, follows: event.follows ?? null, received })));
+      await receiveEvents(db, events, body);
     },
   });
   router.route({

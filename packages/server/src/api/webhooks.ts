@@ -3,7 +3,6 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { renderTemplate, TemplateError, validateTemplate } from "../automations/templates.js";
-import { insertEvents } from "../db/queries/events.js";
 import { createWebhook, deleteWebhook, filterWebhooks, newSlug, readWebhookRow, readWebhookRowBySlug, updateWebhook, webhookFromRow, type WebhookRow } from "../db/queries/webhooks.js";
 import type { ApiContext } from "./context.js";
 import { IdParams } from "./params.js";
@@ -199,8 +198,8 @@ export async function registerHookReceiver(app: FastifyInstance, { db, events }:
         if (error instanceof TemplateError) return reply.code(400).send({ detail: `the webhook's template failed: ${error.message}` });
         throw error;
       }
-      await insertEvents(db, [event], event.received);
-      await events?.publish([event]);
+      // Published like any event: the persister stores it, the trigger engine evaluates it.
+      await events.publish([event]);
       return reply.code(204).header("x-baton-event-id", event.id).send();
     };
     scope.route({ method: ["GET", "POST", "PUT", "PATCH", "DELETE"], url: "/hooks/:slug", handler });

@@ -25,6 +25,8 @@ import { TriggerMatcher } from "./matching.js";
 export const PRECEDING_EVENT_LOOKBACK_MS = 15_000;
 /** Closed windows are kept this long before they are swept (Prefect's EXPIRED_BUCKET_BUFFER). */
 export const EXPIRED_BUCKET_BUFFER_MS = 60_000;
+/** Event ids remembered to skip redeliveries (the stream delivers at least once). */
+const SEEN_EVENTS = 10_000;
 /** Automations changed by another process are noticed within this long. */
 const RELOAD_CHECK_MS = 1_000;
 
@@ -68,6 +70,7 @@ export class TriggerEngine {
   private lastVersionCheck = 0;
   private dirty = true;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly seen = new Set<string>();
 
   constructor(private readonly options: TriggerEngineOptions) {}
 
@@ -81,13 +84,26 @@ export class TriggerEngine {
     this.dirty = true;
   }
 
-  /** Reactive evaluation of a batch of events, in order. */
+  /** Reactive evaluation of a batch of events, in order; an event seen before (redelivered) is skipped. */
   handle(events: readonly ReceivedEvent[]): Promise<void> {
     return this.serially(async () => {
       await this.refresh();
-      if (this.triggers.size === 0) return;
-      for (const event of events) await this.reactive(event);
+      for (const event of events) {
+        if (this.seen.has(event.id)) continue;
+        if (this.triggers.size > 0) await this.reactive(event);
+        this.remember(event.id);
+      }
     });
+  }
+
+  /** Whether the engine has evaluated the event with this id (among the last 10,000). */
+  hasSeen(eventId: string): boolean {
+    return this.seen.has(eventId);
+  }
+
+  private remember(id: string): void {
+    this.seen.add(id);
+    if (this.seen.size > SEEN_EVENTS) this.seen.delete(this.seen.values().next().value!);
   }
 
   /** Proactive evaluation of every proactive trigger that is due, and the sweep of old windows. */

@@ -1,9 +1,8 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { ServerConfig } from "../config.js";
 import type { Database } from "../db/database.js";
-import type { ReceivedEvent } from "@baton/core";
+import type { EventStream } from "../events/event-stream.js";
 import type { ApiCaller } from "../automations/api-caller.js";
-import type { EventBus } from "../automations/event-bus.js";
 
 /** Time as the services see it; tests pass a clock they can move instead of sleeping. */
 export interface Clock {
@@ -16,11 +15,9 @@ export interface ServiceResources {
   db: Database;
   config: ServerConfig;
   clock: Clock;
+  /** The event stream: services publish the state changes they make, and may consume it. */
+  events: EventStream;
   logger: Pick<FastifyBaseLogger, "info" | "warn" | "error" | "debug">;
-  /** The event stream (services that react to events consume it). */
-  events?: EventBus;
-  /** Stores and publishes events a service emits (automations' own events). */
-  publishEvents?: (events: ReceivedEvent[]) => Promise<void>;
   /** The server's own API, in process (the actions of automations go through it). */
   api?: ApiCaller;
 }

@@ -1,4 +1,3 @@
-import type { ReceivedEvent } from "@baton/core";
 import { ActionExecutor } from "../automations/actions.js";
 import { onAutomationsChanged } from "../automations/changes.js";
 import { TriggerEngine } from "../automations/trigger-engine.js";
@@ -23,8 +22,8 @@ export class TriggersService extends LoopService {
   constructor(resources: ServiceResources, intervalSeconds: number) {
     super(resources, intervalSeconds);
     const { api, events, db, clock, logger } = resources;
-    if (!api || !events) return;
-    this.executor = new ActionExecutor({ api, clock, logger, publish: (batch: ReceivedEvent[]) => resources.publishEvents?.(batch) ?? events.publish(batch) });
+    if (!api) return;
+    this.executor = new ActionExecutor({ api, clock, logger, publish: (batch) => events.publish(batch) });
     const executor = this.executor;
     this.engine = new TriggerEngine({ db, clock, logger, act: (automation, firing) => executor.act(automation, firing) });
   }
@@ -33,8 +32,8 @@ export class TriggersService extends LoopService {
     super.start();
     const { events, logger } = this.resources;
     const engine = this.engine;
-    if (!engine || !events) {
-      logger.warn({ service: this.name }, "the triggers service has no event stream or API to act through; automations will not run in this process");
+    if (!engine) {
+      logger.warn({ service: this.name }, "the triggers service has no API to act through; automations will not run in this process");
       return;
     }
     this.stopListening = onAutomationsChanged(() => engine.automationsChanged());

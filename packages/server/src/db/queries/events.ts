@@ -1,12 +1,10 @@
 import { FLOW_RUN_HEARTBEAT_EVENT, RESOURCE_ID_LABEL, type Event, type EventFilter, type ReceivedEvent } from "@baton/core";
 import { sql, type RawBuilder, type Selectable, type SqlBool } from "kysely";
 import type { Database } from "../database.js";
-import { fromJson, toJson } from "../json.js";
+import { fromJson } from "../json.js";
 import type { EventTable } from "../schema.js";
 
-/** Rows per INSERT: 9 columns each stays well under both databases' bound-parameter caps. */
-const INSERT_CHUNK = 500;
-/** Runs per heartbeat UPDATE, for the same reason. */
+/** Runs per heartbeat UPDATE: two bound parameters each stays under both databases' caps. */
 const HEARTBEAT_CHUNK = 1000;
 
 const FLOW_RUN_RESOURCE = /^prefect\.flow-run\.([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
@@ -25,30 +23,52 @@ export function eventFromRow(row: Selectable<EventTable>): ReceivedEvent {
 }
 
 /**
- * Stores a batch of events and applies the flow-run heartbeats among them. An event whose id
- * is already stored is skipped, so a client that resends a batch after a lost response does
- * not duplicate it (Prefect deduplicates by event id too).
+ * Stores a batch of events in one statement: the batch travels as one JSON parameter that
+ * the database unpacks (`jsonb_to_recordset` / `json_each`), so a batch of thousands is one
+ * round trip with no bound-parameter limit. An event whose id is already stored is skipped,
+ * so a batch delivered twice, or a client resending after a lost response, duplicates
+ * nothing (Prefect deduplicates by event id too).
  */
-export async function insertEvents(db: Database, events: readonly Event[], received: string): Promise<void> {
+export async function insertEvents(db: Database, events: readonly ReceivedEvent[]): Promise<void> {
+  if (events.length === 0) return;
   const rows = events.map((event) => ({
     id: event.id,
     occurred: event.occurred,
-    received,
+    received: event.received,
     event: event.event,
     resource_id: event.resource[RESOURCE_ID_LABEL] ?? "",
-    resource: toJson(event.resource),
-    related: toJson(event.related),
-    payload: toJson(event.payload),
+    resource: event.resource,
+    related: event.related,
+    payload: event.payload,
     follows: event.follows ?? null,
   }));
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    await db.kysely
-      .insertInto("event")
-      .values(rows.slice(i, i + INSERT_CHUNK))
-      .onConflict((oc) => oc.column("id").doNothing())
-      .execute();
+  const batch = JSON.stringify(rows);
+  if (db.dialect.name === "postgres") {
+    await sql`
+      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
+      SELECT r.id, r.occurred, r.received, r.event, r.resource_id, r.resource, r.related, r.payload, r.follows
+      FROM jsonb_to_recordset(${batch}::jsonb)
+        AS r(id uuid, occurred timestamptz, received timestamptz, event text, resource_id text, resource jsonb, related jsonb, payload jsonb, follows uuid)
+      ON CONFLICT (id) DO NOTHING
+    `.execute(db.kysely);
+  } else {
+    await sql`
+      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
+      SELECT j.value ->> 'id', j.value ->> 'occurred', j.value ->> 'received', j.value ->> 'event', j.value ->> 'resource_id',
+        j.value -> 'resource', j.value -> 'related', j.value -> 'payload', j.value ->> 'follows'
+      FROM json_each(${batch}) AS j WHERE true
+      ON CONFLICT (id) DO NOTHING
+    `.execute(db.kysely);
   }
-  await recordHeartbeats(db, latestHeartbeats(events));
+}
+
+/**
+ * Applies the flow-run heartbeats among `events` (`flow_run.last_heartbeat`). This happens as
+ * events are received, not when they are persisted, so liveness never waits on the persister.
+ */
+export async function applyHeartbeats(db: Database, events: readonly Event[]): Promise<void> {
+  const latest = latestHeartbeats(events);
+  if (latest.size > 0) await recordHeartbeats(db, latest);
 }
 
 /** Each flow run's latest heartbeat in the batch: one value per run, so one UPDATE row per run. */
