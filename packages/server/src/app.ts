@@ -33,6 +33,9 @@ import { BackgroundTasks } from "./background/background-tasks.js";
 import { registerAutomationRoutes } from "./api/automations.js";
 import { registerHookReceiver, registerWebhookRoutes } from "./api/webhooks.js";
 import type { EventStream } from "./events/event-stream.js";
+import { LogWriter } from "./logs/log-writer.js";
+import { registerEventWebsocketRoutes } from "./api/events-websockets.js";
+import { registerLogWebsocketRoutes } from "./api/logs-websockets.js";
 
 export const API_PREFIX = "/api";
 
@@ -54,12 +57,15 @@ export async function buildApp(config: ServerConfig, db: Database, events: Event
   installErrorHandling(app);
 
   const router = new ApiRouter(app, API_PREFIX);
-  const backgroundTasks = new BackgroundTasks(db, config.taskWorkerGraceSeconds, app.log);
+  const backgroundTasks = new BackgroundTasks(db, config.taskWorkerGraceSeconds, app.log, events);
   app.addHook("onClose", () => backgroundTasks.close());
   // Background task runs waiting from before this start are delivered again.
   await backgroundTasks.restore();
   await registerTaskRunSubscriptionRoutes(app, API_PREFIX, backgroundTasks);
-  const context = { router, db, config, backgroundTasks, events };
+  const logWriter = new LogWriter(db, events.logs, (error) => app.log.error({ err: error }, "publishing logs failed"));
+  const context = { router, db, config, backgroundTasks, events, logWriter };
+  registerEventWebsocketRoutes(app, API_PREFIX, context);
+  registerLogWebsocketRoutes(app, API_PREFIX, context);
   registerRootRoutes(context);
   registerFlowRoutes(context);
   registerFlowRunRoutes(context);

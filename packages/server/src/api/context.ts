@@ -3,6 +3,7 @@ import type { ServerConfig } from "../config.js";
 import type { ApiRouter } from "./route.js";
 import type { BackgroundTasks } from "../background/background-tasks.js";
 import type { EventStream } from "../events/event-stream.js";
+import type { LogWriter } from "../logs/log-writer.js";
 
 /** What every route module receives. */
 export interface ApiContext {
@@ -13,4 +14,6 @@ export interface ApiContext {
   backgroundTasks: BackgroundTasks;
   /** The event stream: POST /events and state changes publish to it; the persister reads it. */
   events: EventStream;
+  /** Writes logs in batches and publishes them for `logs/out`. */
+  logWriter: LogWriter;
 }

@@ -1,12 +1,12 @@
 import { Log, LogCreate, LogFilterBody } from "@baton/core";
 import { z } from "zod";
-import { filterLogs, insertLogs } from "../db/queries/logs.js";
+import { filterLogs } from "../db/queries/logs.js";
 import type { ApiContext } from "./context.js";
 
 /** Largest batch one `POST /logs/` accepts; clients send more in several requests. */
 export const MAX_LOG_BATCH = 10_000;
 
-export function registerLogRoutes({ router, db }: ApiContext): void {
+export function registerLogRoutes({ router, db, logWriter }: ApiContext): void {
   router.route({
     method: "POST",
     path: "/logs/",
@@ -15,7 +15,7 @@ export function registerLogRoutes({ router, db }: ApiContext): void {
     body: z.array(LogCreate).max(MAX_LOG_BATCH),
     status: 201,
     handler: async ({ body }) => {
-      await insertLogs(db, body);
+      await logWriter.write(body);
       return null;
     },
   });

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { RESOURCE_ID_LABEL, type ReceivedEvent } from "@baton/core";
+import { RESOURCE_ID_LABEL, type Log, type ReceivedEvent } from "@baton/core";
 import type { MessageBus, SubscribeOptions } from "../messaging/bus.js";
+import { LiveFeed, parseJsonMessages } from "../messaging/live-feed.js";
 
 /** The bus topic events travel on. */
 export const EVENTS_TOPIC = "events";
@@ -13,11 +14,15 @@ export const EVENTS_TOPIC = "events";
  * other services (automations) subscribe with their own group.
  */
 export class EventStream {
-  readonly #live = new Set<(events: ReceivedEvent[]) => void>();
-  #liveSubscription: Promise<() => Promise<void>> | undefined;
+  readonly #live: LiveFeed<ReceivedEvent>;
+  /** Logs as they are written, for `logs/out`. */
+  readonly logs: LogStream;
   #closed = false;
 
-  constructor(readonly bus: MessageBus) {}
+  constructor(readonly bus: MessageBus) {
+    this.#live = new LiveFeed(bus, EVENTS_TOPIC, parseJsonMessages<ReceivedEvent>);
+    this.logs = new LogStream(bus);
+  }
 
   /** Publishes events that are already valid and have `received` set. */
   async publish(events: readonly ReceivedEvent[]): Promise<void> {
@@ -32,49 +37,50 @@ export class EventStream {
    * again (at least once). The returned function stops.
    */
   consume(group: string, handler: (events: ReceivedEvent[]) => Promise<void>, options?: SubscribeOptions): Promise<() => Promise<void>> {
-    return this.bus.subscribe(EVENTS_TOPIC, group, (messages) => handler(parseMessages(messages)), options);
+    return this.bus.subscribe(EVENTS_TOPIC, group, (messages) => handler(parseJsonMessages<ReceivedEvent>(messages)), options);
   }
 
   /**
    * Every event from now on, as this process sees it, handed to `listener` (synchronously,
    * so a slow listener must buffer on its own). All listeners share one ephemeral group.
    */
-  async live(listener: (events: ReceivedEvent[]) => void): Promise<() => void> {
-    if (this.#closed) throw new Error("the event stream is closed");
-    this.#live.add(listener);
-    this.#liveSubscription ??= this.consume(
-      `live-${randomUUID().slice(0, 8)}`,
-      async (events) => {
-        for (const each of this.#live) each(events);
-      },
-      { ephemeral: true },
-    );
-    await this.#liveSubscription;
-    return () => {
-      this.#live.delete(listener);
-    };
+  live(listener: (events: ReceivedEvent[]) => void): Promise<() => void> {
+    return this.#live.listen(listener);
   }
 
+  /** Stops the live feeds and closes the bus (consumers should have stopped first). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const live = this.#liveSubscription;
-    this.#live.clear();
-    if (live) await (await live)();
+    await this.#live.close();
+    await this.logs.close();
     await this.bus.close();
   }
 }
 
-function parseMessages(messages: string[]): ReceivedEvent[] {
-  const events: ReceivedEvent[] = [];
-  for (const message of messages) {
-    try {
-      events.push(JSON.parse(message) as ReceivedEvent);
-    } catch {
-      // Only this server writes to the stream; a message that is not JSON is nobody's event.
-    }
+/** The bus topic logs travel on, once written, for `logs/out`. */
+export const LOGS_TOPIC = "logs";
+
+/** Logs as they are written, for the `logs/out` websockets of every server process. */
+export class LogStream {
+  readonly #live: LiveFeed<Log>;
+
+  constructor(private readonly bus: MessageBus) {
+    this.#live = new LiveFeed(bus, LOGS_TOPIC, parseJsonMessages<Log>);
   }
-  return events;
+
+  async publish(logs: readonly Log[]): Promise<void> {
+    if (logs.length === 0) return;
+    await this.bus.publish(LOGS_TOPIC, logs.map((log) => JSON.stringify(log)));
+  }
+
+  live(listener: (logs: Log[]) => void): Promise<() => void> {
+    return this.#live.listen(listener);
+  }
+
+  close(): Promise<void> {
+    return this.#live.close();
+  }
 }
 
 /** What server-side code says about an event; the rest is filled in by `emitEvents`. */
