@@ -10,6 +10,7 @@ import { configureServerCommand } from "./commands/server.js";
 import { configureVariableCommand } from "./commands/variable.js";
 import { configureGlobalConcurrencyLimitCommand, configureTagConcurrencyLimitCommand } from "./commands/concurrency-limit.js";
 import { configureArtifactCommand } from "./commands/artifact.js";
+import { configureAutomationCommand } from "./commands/automation.js";
 import { configureWorkerCommand } from "./commands/worker.js";
 import { configureWorkPoolCommand, configureWorkQueueCommand } from "./commands/work-pool.js";
 import { createContext, DEFAULT_API_URL, type CliContext } from "./context.js";
@@ -49,6 +50,7 @@ export function buildProgram(ctx: CliContext): Command {
   configureArtifactCommand(program, ctx);
   configureGlobalConcurrencyLimitCommand(program, ctx);
   configureTagConcurrencyLimitCommand(program, ctx);
+  configureAutomationCommand(program, ctx);
   return program;
 }
 

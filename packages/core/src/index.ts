@@ -26,3 +26,5 @@ export { SYSTEM_BLOCKS, systemBlockChecksum, type SystemBlock } from "./blocks/s
 export * from "./schemas/concurrency-limit.js";
 export * from "./schemas/task-worker.js";
 export * from "./schemas/result.js";
+export * from "./schemas/automation.js";
+export * from "./schemas/webhook.js";

@@ -31,6 +31,8 @@ import { registerBlockRoutes } from "./api/blocks.js";
 import { registerTaskRunSubscriptionRoutes } from "./api/task-run-subscriptions.js";
 import { registerTaskWorkerRoutes } from "./api/task-workers.js";
 import { BackgroundTasks } from "./background/background-tasks.js";
+import { registerAutomationRoutes } from "./api/automations.js";
+import { registerHookReceiver, registerWebhookRoutes } from "./api/webhooks.js";
 import type { EventStream } from "./events/event-stream.js";
 import { registerWebUi, uiNotFoundFallback } from "./web-ui.js";
 import { LogWriter } from "./logs/log-writer.js";
@@ -89,6 +91,9 @@ export async function buildApp(config: ServerConfig, db: Database, events: Event
   registerGlobalConcurrencyLimitRoutes(context);
   registerTagConcurrencyLimitRoutes(context);
   registerTaskWorkerRoutes(context);
+  registerAutomationRoutes(context);
+  registerWebhookRoutes(context);
+  await registerHookReceiver(app, context);
 
   const document = router.openApiDocument({ title: "Baton API", version: BATON_VERSION });
   app.get(`${API_PREFIX}/openapi.json`, () => document);

@@ -9,7 +9,7 @@ import type { MessagingConfig } from "./messaging/index.js";
  * start with a message that names the variable. `baton config view` prints these.
  */
 /** The background services, by the name used in BATON_SERVER_SERVICES_<NAME>_* settings. */
-export const SERVICE_NAMES = ["scheduler", "late_runs", "zombies", "foreman", "cancellation_cleanup", "pause_expirations", "concurrency_lease_expirations", "retention"] as const;
+export const SERVICE_NAMES = ["scheduler", "late_runs", "zombies", "foreman", "cancellation_cleanup", "pause_expirations", "concurrency_lease_expirations", "retention", "triggers"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** How often each service runs a pass by default, in seconds. */
@@ -22,6 +22,7 @@ const DEFAULT_LOOP_SECONDS: Record<ServiceName, number> = {
   pause_expirations: 5,
   concurrency_lease_expirations: 5,
   retention: 900,
+  triggers: 5,
 };
 
 const bool = z

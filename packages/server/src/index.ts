@@ -4,5 +4,8 @@ export { loadConfig, describeConfig, ConfigError, SERVICE_NAMES, type ServerConf
 export { openDatabase, type Database } from "./db/database.js";
 export { MIGRATIONS } from "./db/migrations/index.js";
 export { nextScheduledTimes, scheduleTimes, checkSchedule, type TimeWindow } from "./scheduling/next-times.js";
+export { TriggersService, TRIGGERS_CONSUMER_GROUP } from "./services/triggers.js";
+export { TriggerEngine } from "./automations/trigger-engine.js";
+export { renderTemplate, validateTemplate } from "./automations/templates.js";
 export { EventStream, emitEvents, toReceived, EVENTS_TOPIC, type EmittedEvent } from "./events/event-stream.js";
 export { createBus, MemoryBus, RedisBus, type MessagingConfig, type MessageBus, type MessageHandler, type SubscribeOptions } from "./messaging/index.js";

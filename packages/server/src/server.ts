@@ -7,6 +7,7 @@ import { createServices, systemClock, type Clock, type LoopService } from "./ser
 import { createBus } from "./messaging/index.js";
 import { EventStream } from "./events/event-stream.js";
 import { startEventPersister } from "./events/persister.js";
+import { injectCaller } from "./automations/api-caller.js";
 
 export interface StartServerOptions {
   /** Overrides on top of `loadConfig(process.env)`; `port: 0` picks a free port. */
@@ -78,7 +79,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   }
   const { events } = stream;
   const eventsClose = stream.close;
-  const services = options.services === false ? [] : createServices({ db, config, clock: options.clock ?? systemClock, events, logger: app.log });
+  const services = options.services === false ? [] : createServices({ db, config, clock: options.clock ?? systemClock, events, logger: app.log, api: injectCaller(app) });
   for (const service of services) service.start();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
@@ -127,7 +128,13 @@ export async function startServices(options: Omit<StartServerOptions, "services"
     throw error;
   }
   const { events } = stream;
-  const services = createServices({ db, config, clock: options.clock ?? systemClock, events, logger });
+  // Automations act through the API: with the triggers service on, this process builds the app (without listening) for them.
+  let app: FastifyInstance | undefined;
+  if (config.services.triggers.enabled) {
+    app = await buildApp({ ...config, logLevel: "silent" }, db, events);
+    await app.ready();
+  }
+  const services = createServices({ db, config, clock: options.clock ?? systemClock, events, logger, ...(app ? { api: injectCaller(app) } : {}) });
   for (const service of services) service.start();
   // Service timers do not hold the process open (see LoopService); here they are all there is.
   const keepAlive = setInterval(() => undefined, 3_600_000);
@@ -140,6 +147,7 @@ export async function startServices(options: Omit<StartServerOptions, "services"
     close: () => {
       clearInterval(keepAlive);
       closing ??= Promise.all(services.map((s) => s.stop()))
+        .then(() => app?.close())
         .then(() => stream.close())
         .then(() => db.close());
       return closing;

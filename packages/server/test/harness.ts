@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { startServer, type RunningServer } from "@baton/server";
+import { startServer, type Clock, type RunningServer, type ServerConfig } from "@baton/server";
 
 /**
  * Storage tests run once per dialect. Each server gets its own SQLite file or its own
@@ -33,7 +33,10 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
 let counter = 0;
 
 /** A server on its own database; background services stay off unless a test asks for them. */
-export async function startTestServer(dialect: DialectName, options: { services?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(
+  dialect: DialectName,
+  options: { services?: boolean; config?: Partial<ServerConfig>; clock?: Clock } = {},
+): Promise<TestServer> {
   const name = `t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
   let cleanup: () => Promise<void>;
   let databaseUrl: string;
@@ -47,7 +50,10 @@ export async function startTestServer(dialect: DialectName, options: { services?
     databaseSchema = name;
     cleanup = () => dropSchema(name);
   }
-  const server = await startServer({ config: { port: 0, host: "127.0.0.1", databaseUrl, databaseSchema, logLevel: "silent", databasePoolSize: 20 }, services: options.services ?? false });
+  const server = await startServer({ config: { port: 0, host: "127.0.0.1", databaseUrl, databaseSchema, logLevel: "silent", databasePoolSize: 20, ...options.config },
+    services: options.services ?? false,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const close = server.close;
   return {
     ...server,

@@ -32,6 +32,13 @@ function valueSchema(title: string, slug: string, value: Record<string, unknown>
   };
 }
 
+function objectSchema(title: string, slug: string, properties: Record<string, unknown>, required: string[], secretFields: string[]): Record<string, unknown> {
+  return { title, type: "object", properties, required, block_type_slug: slug, secret_fields: secretFields, block_schema_references: {} };
+}
+
+const secretString = (title: string, description: string) => ({ title, description, type: "string", format: "password", writeOnly: true });
+const secretDict = (title: string, description: string) => ({ title, description, type: "object" });
+
 export const SYSTEM_BLOCKS: readonly SystemBlock[] = [
   {
     name: "Secret",
@@ -105,6 +112,57 @@ export const SYSTEM_BLOCKS: readonly SystemBlock[] = [
       block_schema_references: {},
     },
     capabilities: ["read-path", "write-path"],
+  },
+  {
+    name: "Webhook",
+    slug: "webhook",
+    description: "An HTTP endpoint to call (automations' call-webhook action).",
+    isProtected: true,
+    fields: objectSchema(
+      "Webhook",
+      "webhook",
+      {
+        method: { title: "Method", description: "The HTTP method.", default: "POST", enum: ["GET", "POST", "PUT", "PATCH", "DELETE"], type: "string" },
+        url: secretString("Webhook URL", "The URL to call."),
+        headers: secretDict("Webhook Headers", "Headers to send with the request."),
+      },
+      ["url"],
+      ["url", "headers.*"],
+    ),
+    capabilities: [],
+  },
+  {
+    name: "Slack Webhook",
+    slug: "slack-webhook",
+    description: "Sends notifications to a Slack incoming webhook.",
+    isProtected: false,
+    fields: objectSchema("SlackWebhook", "slack-webhook", { url: secretString("Webhook URL", "Slack incoming webhook URL.") }, ["url"], ["url"]),
+    capabilities: ["notify"],
+  },
+  {
+    name: "Custom Webhook",
+    slug: "custom-webhook",
+    description: "Sends notifications as HTTP requests of any shape; {{subject}}, {{body}}, {{name}} and the secrets' keys are substituted.",
+    isProtected: false,
+    fields: objectSchema(
+      "CustomWebhookNotificationBlock",
+      "custom-webhook",
+      {
+        name: { title: "Name", type: "string", default: "Prefect Notifications" },
+        url: { title: "Webhook URL", type: "string" },
+        method: { title: "Method", type: "string", default: "POST", enum: ["GET", "POST", "PUT", "PATCH", "DELETE"] },
+        params: { title: "Query Params", type: "object" },
+        json_data: { title: "JSON Data", type: "object" },
+        form_data: { title: "Form Data", type: "object" },
+        headers: { title: "Headers", type: "object" },
+        cookies: { title: "Cookies", type: "object" },
+        timeout: { title: "Timeout", type: "number", default: 10 },
+        secrets: secretDict("Custom Secret Values", "Values substituted for {{key}} anywhere in the request."),
+      },
+      ["url"],
+      ["secrets.*"],
+    ),
+    capabilities: ["notify"],
   },
 ];
 

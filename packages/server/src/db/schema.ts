@@ -347,6 +347,69 @@ export interface TagConcurrencySlotTable {
   created: Timestamp;
 }
 
+export interface AutomationTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  description: string;
+  enabled: Bool;
+  tags: Json;
+  trigger: Json;
+  actions: Json;
+  actions_on_trigger: Json;
+  actions_on_resolve: Json;
+}
+
+export interface AutomationRelatedResourceTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  automation_id: string;
+  resource_id: string;
+  automation_owned_by_resource: Bool;
+}
+
+export interface AutomationBucketTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  automation_id: string;
+  trigger_id: string;
+  /** The for_each label values, as a JSON array of strings. */
+  bucketing_key: string;
+  last_event: Json | null;
+  bucket_start: Timestamp;
+  bucket_end: Timestamp;
+  count: number;
+  last_operation: string | null;
+  triggered_at: Timestamp | null;
+}
+
+export interface CompositeTriggerChildFiringTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  automation_id: string;
+  parent_trigger_id: string;
+  child_trigger_id: string;
+  child_firing_id: string;
+  child_fired_at: Timestamp;
+  child_firing: Json;
+}
+
+export interface WebhookTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  name: string;
+  description: string;
+  enabled: Bool;
+  template: string;
+  slug: string;
+  secret: string | null;
+}
+
 export interface DB {
   flow: FlowTable;
   flow_run: FlowRunTable;
@@ -376,5 +439,10 @@ export interface DB {
   concurrency_lease: ConcurrencyLeaseTable;
   concurrency_limit: TagConcurrencyLimitTable;
   concurrency_limit_slot: TagConcurrencySlotTable;
+  automation: AutomationTable;
+  automation_related_resource: AutomationRelatedResourceTable;
+  automation_bucket: AutomationBucketTable;
+  composite_trigger_child_firing: CompositeTriggerChildFiringTable;
+  webhook: WebhookTable;
 }
 

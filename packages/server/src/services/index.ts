@@ -5,6 +5,7 @@ import { ForemanService } from "./foreman.js";
 import { LateRunsService } from "./late-runs.js";
 import { PauseExpirationsService } from "./pause-expirations.js";
 import { SchedulerService } from "./scheduler.js";
+import { TriggersService } from "./triggers.js";
 import { ZombiesService } from "./zombies.js";
 import type { LoopService, ServiceResources } from "./service.js";
 
@@ -19,6 +20,7 @@ const SERVICE_FACTORIES: Partial<Record<ServiceName, ServiceFactory>> = {
   cancellation_cleanup: (r, s) => new CancellationCleanupService(r, s),
   pause_expirations: (r, s) => new PauseExpirationsService(r, s),
   concurrency_lease_expirations: (r, s) => new ConcurrencyLeaseExpirationsService(r, s),
+  triggers: (r, s) => new TriggersService(r, s),
 };
 
 /** The services this configuration enables, built (not started). */

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { ServerConfig } from "../config.js";
 import type { Database } from "../db/database.js";
 import type { EventStream } from "../events/event-stream.js";
+import type { ApiCaller } from "../automations/api-caller.js";
 
 /** Time as the services see it; tests pass a clock they can move instead of sleeping. */
 export interface Clock {
@@ -17,6 +18,8 @@ export interface ServiceResources {
   /** The event stream: services publish the state changes they make, and may consume it. */
   events: EventStream;
   logger: Pick<FastifyBaseLogger, "info" | "warn" | "error" | "debug">;
+  /** The server's own API, in process (the actions of automations go through it). */
+  api?: ApiCaller;
 }
 
 /**

@@ -7,6 +7,7 @@ import * as m0005 from "./0005-variables-artifacts.js";
 import * as m0006 from "./0006-blocks.js";
 import * as m0007 from "./0007-saved-searches.js";
 import * as m0008 from "./0008-configuration.js";
+import * as m0010 from "./0010-automations.js";
 
 export interface Migration {
   version: number;
@@ -25,4 +26,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: "blocks", up: m0006.up },
   { version: 7, name: "saved-searches", up: m0007.up },
   { version: 8, name: "configuration", up: m0008.up },
+  // 9 was reserved for events work that needed no table; versions need not be contiguous.
+  { version: 10, name: "automations", up: m0010.up },
 ];

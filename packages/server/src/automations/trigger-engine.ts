@@ -1,0 +1,300 @@
+import type { Automation, CompositeTrigger, EventTrigger, ReceivedEvent, Trigger } from "@baton/core";
+import type { Database } from "../db/database.js";
+import { automationsVersion, readAllAutomations } from "../db/queries/automations.js";
+import {
+  clearChildFirings,
+  clearOldChildFirings,
+  ensureBucket,
+  incrementBucket,
+  readBucket,
+  readBucketsForTrigger,
+  readChildFirings,
+  removeBucket,
+  removeBucketsReaching,
+  startNewBucket,
+  sweepClosedBuckets,
+  upsertChildFiring,
+  type Bucket,
+  type BucketRef,
+} from "../db/queries/trigger-state.js";
+import type { Clock } from "../services/service.js";
+import { newFiring, type Firing } from "./firing.js";
+import { TriggerMatcher } from "./matching.js";
+
+/** How far before an event a trigger's first window opens, so events arriving slightly out of order still count (Prefect's PRECEDING_EVENT_LOOKBACK). */
+export const PRECEDING_EVENT_LOOKBACK_MS = 15_000;
+/** Closed windows are kept this long before they are swept (Prefect's EXPIRED_BUCKET_BUFFER). */
+export const EXPIRED_BUCKET_BUFFER_MS = 60_000;
+/** Event ids remembered to skip redeliveries (the stream delivers at least once). */
+const SEEN_EVENTS = 10_000;
+/** Automations changed by another process are noticed within this long. */
+const RELOAD_CHECK_MS = 1_000;
+
+interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface TriggerEngineOptions {
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  /** Called when an automation's top-level trigger fires: run its actions. */
+  act(automation: Automation, firing: Firing): Promise<void>;
+}
+
+/** An event trigger as loaded: the automation it belongs to and the composite trigger above it, if any. */
+interface LoadedTrigger {
+  automation: Automation;
+  trigger: EventTrigger;
+  matcher: TriggerMatcher;
+  parent: CompositeTrigger | null;
+}
+
+const seconds = (s: number): number => s * 1000;
+
+/**
+ * Evaluates automations' triggers, as Prefect's triggers service does: `handle()` is fed
+ * every event (the reactive side), `evaluateProactive()` runs periodically (the proactive side:
+ * firing when expected events did not come). All state lives in the database (one bucket per
+ * event trigger and `for_each` key, child firings of composite triggers), so a restart picks
+ * up where it stopped. Evaluations run one at a time, in arrival order.
+ */
+export class TriggerEngine {
+  private triggers = new Map<string, LoadedTrigger>();
+  /** Composite triggers by automation and id, with the composite above each. */
+  private composites = new Map<string, { automation: Automation; trigger: CompositeTrigger; parent: CompositeTrigger | null }>();
+  private nextProactiveRuns = new Map<string, number>();
+  private loadedVersion: string | undefined;
+  private lastVersionCheck = 0;
+  private dirty = true;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly options: TriggerEngineOptions) {}
+
+  /** The number of event triggers loaded (enabled automations only). */
+  get triggerCount(): number {
+    return this.triggers.size;
+  }
+
+  /** Tells the engine an automation was created, changed or deleted in this process: it reloads before the next evaluation. */
+  automationsChanged(): void {
+    this.dirty = true;
+  }
+
+  /** Reactive evaluation of a batch of events, in order; an event seen before (redelivered) is skipped. */
+  handle(events: readonly ReceivedEvent[]): Promise<void> {
+    return this.serially(async () => {
+      await this.refresh();
+      for (const event of events) {
+        if (this.seen.has(event.id)) continue;
+        if (this.triggers.size > 0) await this.reactive(event);
+        this.remember(event.id);
+      }
+    });
+  }
+
+  /** Whether the engine has evaluated the event with this id (among the last 10,000). */
+  hasSeen(eventId: string): boolean {
+    return this.seen.has(eventId);
+  }
+
+  private remember(id: string): void {
+    this.seen.add(id);
+    if (this.seen.size > SEEN_EVENTS) this.seen.delete(this.seen.values().next().value!);
+  }
+
+  /** Proactive evaluation of every proactive trigger that is due, and the sweep of old windows. */
+  evaluateProactive(): Promise<void> {
+    return this.serially(async () => {
+      await this.refresh(true);
+      const now = this.options.clock.now();
+      for (const [key, loaded] of this.triggers) {
+        if (loaded.trigger.posture !== "Proactive") continue;
+        const due = this.nextProactiveRuns.get(key) ?? now.getTime();
+        if (due > now.getTime()) continue;
+        try {
+          this.nextProactiveRuns.set(key, (await this.proactive(loaded, now)).getTime());
+        } catch (error) {
+          this.options.logger.error({ err: error, automation: loaded.automation.id, trigger: loaded.trigger.id }, "proactive evaluation failed");
+        }
+      }
+      await sweepClosedBuckets(this.options.db.kysely, new Date(now.getTime() - EXPIRED_BUCKET_BUFFER_MS));
+    });
+  }
+
+  /** Waits for evaluations queued so far. */
+  async idle(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async refresh(force = false): Promise<void> {
+    const now = Date.now();
+    if (!this.dirty && !force && now - this.lastVersionCheck < RELOAD_CHECK_MS) return;
+    this.lastVersionCheck = now;
+    const version = await automationsVersion(this.options.db.kysely);
+    if (!this.dirty && version === this.loadedVersion) return;
+    this.dirty = false;
+    this.load(await readAllAutomations(this.options.db.kysely), version);
+  }
+
+  private load(automations: readonly Automation[], version: string): void {
+    const triggers = new Map<string, LoadedTrigger>();
+    const composites = new Map<string, { automation: Automation; trigger: CompositeTrigger; parent: CompositeTrigger | null }>();
+    const walk = (automation: Automation, trigger: Trigger, parent: CompositeTrigger | null): void => {
+      const key = `${automation.id}:${trigger.id}`;
+      if (trigger.type === "event") {
+        const previous = this.triggers.get(key);
+        // An unchanged trigger keeps its proactive schedule; a changed one is evaluated afresh.
+        if (!previous || JSON.stringify(previous.trigger) !== JSON.stringify(trigger)) this.nextProactiveRuns.delete(key);
+        triggers.set(key, { automation, trigger, matcher: new TriggerMatcher(trigger), parent });
+        return;
+      }
+      composites.set(key, { automation, trigger, parent });
+      for (const child of trigger.triggers) walk(automation, child, trigger);
+    };
+    for (const automation of automations) {
+      if (automation.enabled) walk(automation, automation.trigger, null);
+    }
+    for (const key of this.nextProactiveRuns.keys()) if (!triggers.has(key)) this.nextProactiveRuns.delete(key);
+    this.triggers = triggers;
+    this.composites = composites;
+    this.loadedVersion = version;
+    this.options.logger.debug({ automations: automations.length, triggers: triggers.size }, "automations loaded");
+  }
+
+  private async reactive(event: ReceivedEvent): Promise<void> {
+    const db = this.options.db.kysely;
+    for (const loaded of this.triggers.values()) {
+      const { trigger, matcher, automation } = loaded;
+      if (!matcher.covers(event)) continue;
+      const ref: BucketRef = { automationId: automation.id, triggerId: trigger.id, bucketingKey: matcher.bucketingKey(event) };
+      const occurred = new Date(event.occurred);
+      const within = seconds(trigger.within);
+      let bucket: Bucket | undefined;
+      if (trigger.after.length > 0 && matcher.startsAfter(event.event)) {
+        // An event both in `after` and `expect` opens the window and is counted by it: the
+        // window starts at -1 so that this first event leaves it at 0 (Prefect's rule).
+        const initial = matcher.expects(event.event) ? -1 : 0;
+        bucket = await ensureBucket(db, ref, occurred, new Date(occurred.getTime() + within), event, initial);
+      }
+      if (!bucket && trigger.after.length === 0 && matcher.expects(event.event)) {
+        bucket = await ensureBucket(db, ref, new Date(occurred.getTime() - PRECEDING_EVENT_LOOKBACK_MS), new Date(occurred.getTime() + within), event);
+      }
+      if (!matcher.expects(event.event)) continue;
+      bucket ??= await readBucket(db, ref);
+      if (!bucket) continue;
+      await this.evaluate(loaded, bucket, occurred, event);
+    }
+  }
+
+  private async proactive(loaded: LoadedTrigger, asOf: Date): Promise<Date> {
+    const db = this.options.db.kysely;
+    const { automation, trigger } = loaded;
+    const within = seconds(trigger.within);
+    let runAgainAt = asOf.getTime() + within;
+    if (trigger.for_each.length === 0) {
+      await ensureBucket(db, { automationId: automation.id, triggerId: trigger.id, bucketingKey: [] }, asOf, new Date(asOf.getTime() + within), null);
+    }
+    await removeBucketsReaching(db, automation.id, trigger.id, trigger.threshold);
+    for (const bucket of await readBucketsForTrigger(db, automation.id, trigger.id)) {
+      const next = await this.evaluate(loaded, bucket, asOf, null);
+      if (next && asOf.getTime() < next.end.getTime() && next.end.getTime() < runAgainAt) runAgainAt = next.end.getTime();
+    }
+    return new Date(runAgainAt);
+  }
+
+  /**
+   * One evaluation of an event trigger's window (Prefect's `evaluate`): counts the event in
+   * the open window, fires when the count meets the threshold (at once for Reactive, once the
+   * window has closed for Proactive), and opens the next window. Returns the bucket left open.
+   */
+  private async evaluate(loaded: LoadedTrigger, initial: Bucket, now: Date, event: ReceivedEvent | null): Promise<Bucket | null> {
+    const db = this.options.db.kysely;
+    const { trigger } = loaded;
+    let bucket = initial;
+    let count = event ? 1 : 0;
+    const immediate = trigger.posture === "Reactive" && trigger.within === 0;
+
+    // A late event for a window already closed or already fired: it changes nothing.
+    if (now < bucket.start) return bucket;
+
+    if (count > 0 && (immediate || (bucket.start <= now && now < bucket.end))) {
+      bucket = await incrementBucket(db, bucket, count, event);
+      count = 0;
+    }
+
+    const readyToFire = trigger.posture === "Reactive" || bucket.end <= now;
+    const meetsThreshold = trigger.posture === "Reactive" ? bucket.count >= trigger.threshold : bucket.count < trigger.threshold;
+
+    if (readyToFire && meetsThreshold) {
+      const sortedLabels = [...trigger.for_each].sort();
+      const firing = newFiring(trigger, this.options.clock.now(), {
+        triggering_labels: Object.fromEntries(sortedLabels.map((label, i) => [label, bucket.bucketingKey[i] ?? ""])),
+        triggering_event: event ?? bucket.lastEvent,
+      });
+      this.options.logger.info(
+        { automation: loaded.automation.id, trigger: trigger.id, count: bucket.count, key: bucket.bucketingKey },
+        `automation ${loaded.automation.name} triggered ${event ? "reactively" : "proactively"}`,
+      );
+      // The window goes before acting, so a crash right after cannot act twice for it.
+      await removeBucket(db, bucket);
+      await this.fire(loaded.automation, loaded.parent, firing);
+    } else if (now < bucket.end) {
+      return bucket;
+    }
+
+    // The window closed or fired: open the next one, unless only an `after` event opens windows.
+    if (trigger.after.length > 0) {
+      await removeBucket(db, bucket);
+      return null;
+    }
+    if (trigger.within === 0) return null;
+    const start = new Date(Math.max(bucket.end.getTime(), now.getTime()));
+    const end = new Date(start.getTime() + seconds(trigger.within));
+    if (trigger.posture === "Reactive" && count > 0) {
+      // The event belongs to the next window: open it and evaluate the event again there.
+      const next = await startNewBucket(db, bucket, start, end, 0);
+      return this.evaluate(loaded, next, now, event);
+    }
+    return startNewBucket(db, bucket, start, end, count);
+  }
+
+  private async fire(automation: Automation, parent: CompositeTrigger | null, firing: Firing): Promise<void> {
+    if (parent) await this.evaluateComposite(automation, parent, firing);
+    else await this.options.act(automation, firing);
+  }
+
+  /** A child of a compound or sequence trigger fired: record it, and fire the parent once enough children have. */
+  private async evaluateComposite(automation: Automation, parent: CompositeTrigger, firing: Firing): Promise<void> {
+    const db = this.options.db.kysely;
+    const grandparent = this.composites.get(`${automation.id}:${parent.id}`)?.parent ?? null;
+    const expected = parent.type === "sequence" ? parent.triggers.length : parent.require === "any" ? 1 : parent.require === "all" ? parent.triggers.length : parent.require;
+    const firedAt = new Date(firing.triggered);
+    if (expected === 1 && parent.type === "compound") {
+      await this.fire(automation, grandparent, newFiring(parent, this.options.clock.now(), { triggering_firings: [firing], triggering_event: firing.triggering_event }));
+      return;
+    }
+    if (parent.within !== null) await clearOldChildFirings(db, automation.id, parent.id, new Date(firedAt.getTime() - seconds(parent.within)));
+    await upsertChildFiring(db, automation.id, parent.id, firing.trigger_id, firing.id, firedAt, firing);
+    const rows = await readChildFirings<Firing>(db, automation.id, parent.id);
+    if (!rows.some((row) => row.firingId === firing.id)) return;
+    const firings = rows.map((row) => row.firing);
+    const ready =
+      parent.type === "sequence"
+        ? rows.map((row) => row.childTriggerId).join(",") === parent.triggers.map((t) => t.id).join(",")
+        : rows.length >= expected;
+    if (!ready) return;
+    await clearChildFirings(db, automation.id, parent.id, rows.map((row) => row.firingId));
+    this.options.logger.info({ automation: automation.id, trigger: parent.id, firings: firings.length }, `automation ${automation.name} ${parent.type} trigger fired`);
+    await this.fire(automation, grandparent, newFiring(parent, this.options.clock.now(), { triggering_firings: firings, triggering_event: firing.triggering_event }));
+  }
+}

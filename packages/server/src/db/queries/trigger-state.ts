@@ -1,0 +1,222 @@
+import type { ReceivedEvent } from "@baton/core";
+import { sql, type Selectable } from "kysely";
+import type { Executor } from "../database.js";
+import { fromJson, newId, toJson } from "../json.js";
+import type { AutomationBucketTable } from "../schema.js";
+
+/**
+ * The persisted state of event triggers (one open bucket per trigger and `for_each` key) and
+ * of composite triggers (the child firings collected so far), as Prefect keeps them in
+ * `automation_bucket` and `composite_trigger_child_firing`. Every change is one statement.
+ */
+
+export interface Bucket {
+  automationId: string;
+  triggerId: string;
+  bucketingKey: string[];
+  start: Date;
+  end: Date;
+  count: number;
+  lastEvent: ReceivedEvent | null;
+  lastOperation: string | null;
+}
+
+export interface BucketRef {
+  automationId: string;
+  triggerId: string;
+  bucketingKey: readonly string[];
+}
+
+function bucketFromRow(row: Selectable<AutomationBucketTable>): Bucket {
+  return {
+    automationId: row.automation_id,
+    triggerId: row.trigger_id,
+    bucketingKey: fromJson<string[]>(row.bucketing_key, []),
+    start: new Date(row.bucket_start),
+    end: new Date(row.bucket_end),
+    count: Number(row.count),
+    lastEvent: fromJson<ReceivedEvent | null>(row.last_event, null),
+    lastOperation: row.last_operation,
+  };
+}
+
+const keyText = (key: readonly string[]): string => JSON.stringify(key);
+
+export async function readBucket(db: Executor, ref: BucketRef): Promise<Bucket | undefined> {
+  const row = await db
+    .selectFrom("automation_bucket")
+    .selectAll()
+    .where("automation_id", "=", ref.automationId)
+    .where("trigger_id", "=", ref.triggerId)
+    .where("bucketing_key", "=", keyText(ref.bucketingKey))
+    .executeTakeFirst();
+  return row && bucketFromRow(row);
+}
+
+function newRow(ref: BucketRef, start: Date, end: Date, count: number, lastEvent: ReceivedEvent | null, operation: string, triggeredAt: Date | null = null) {
+  const now = new Date().toISOString();
+  return {
+    id: newId(),
+    created: now,
+    updated: now,
+    automation_id: ref.automationId,
+    trigger_id: ref.triggerId,
+    bucketing_key: keyText(ref.bucketingKey),
+    last_event: lastEvent ? toJson(lastEvent) : null,
+    bucket_start: start.toISOString(),
+    bucket_end: end.toISOString(),
+    count,
+    last_operation: operation,
+    triggered_at: triggeredAt?.toISOString() ?? null,
+  };
+}
+
+/** The bucket for `ref`, created with these bounds if there is none (an existing one keeps its bounds and count). */
+export async function ensureBucket(db: Executor, ref: BucketRef, start: Date, end: Date, lastEvent: ReceivedEvent | null, initialCount = 0): Promise<Bucket> {
+  const row = await db
+    .insertInto("automation_bucket")
+    .values(newRow(ref, start, end, initialCount, lastEvent, "ensure_bucket[insert]"))
+    .onConflict((oc) =>
+      oc.columns(["automation_id", "trigger_id", "bucketing_key"]).doUpdateSet(
+        lastEvent ? { last_event: toJson(lastEvent) } : { count: sql<number>`automation_bucket.count` },
+      ),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return bucketFromRow(row);
+}
+
+/** Adds `count` to the bucket in one statement. */
+export async function incrementBucket(db: Executor, bucket: Bucket, count: number, lastEvent: ReceivedEvent | null): Promise<Bucket> {
+  const row = await db
+    .insertInto("automation_bucket")
+    .values(newRow(bucket, bucket.start, bucket.end, count, lastEvent, "increment_bucket[insert]"))
+    .onConflict((oc) =>
+      oc.columns(["automation_id", "trigger_id", "bucketing_key"]).doUpdateSet({
+        count: sql<number>`automation_bucket.count + ${count}`,
+        last_operation: "increment_bucket[update]",
+        updated: new Date().toISOString(),
+        ...(lastEvent ? { last_event: toJson(lastEvent) } : {}),
+      }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return bucketFromRow(row);
+}
+
+/** Replaces the bucket for `ref` with a new window. */
+export async function startNewBucket(db: Executor, ref: BucketRef, start: Date, end: Date, count: number, lastEvent: ReceivedEvent | null = null): Promise<Bucket> {
+  const values = newRow(ref, start, end, count, lastEvent, "start_new_bucket[insert]");
+  const row = await db
+    .insertInto("automation_bucket")
+    .values(values)
+    .onConflict((oc) =>
+      oc.columns(["automation_id", "trigger_id", "bucketing_key"]).doUpdateSet({
+        bucket_start: values.bucket_start,
+        bucket_end: values.bucket_end,
+        count,
+        last_event: values.last_event,
+        last_operation: "start_new_bucket[update]",
+        updated: values.updated,
+      }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return bucketFromRow(row);
+}
+
+export async function removeBucket(db: Executor, ref: BucketRef): Promise<void> {
+  await db
+    .deleteFrom("automation_bucket")
+    .where("automation_id", "=", ref.automationId)
+    .where("trigger_id", "=", ref.triggerId)
+    .where("bucketing_key", "=", keyText(ref.bucketingKey))
+    .execute();
+}
+
+/** Proactive triggers: buckets that already saw enough events can never fire, so they go at once. */
+export async function removeBucketsReaching(db: Executor, automationId: string, triggerId: string, threshold: number): Promise<void> {
+  await db.deleteFrom("automation_bucket").where("automation_id", "=", automationId).where("trigger_id", "=", triggerId).where("count", ">=", threshold).execute();
+}
+
+export async function readBucketsForTrigger(db: Executor, automationId: string, triggerId: string): Promise<Bucket[]> {
+  const rows = await db
+    .selectFrom("automation_bucket")
+    .selectAll()
+    .where("automation_id", "=", automationId)
+    .where("trigger_id", "=", triggerId)
+    .orderBy("bucket_start")
+    .execute();
+  return rows.map(bucketFromRow);
+}
+
+/** Buckets whose window closed before `olderThan` (with no proactive meaning left) are dropped. */
+export async function sweepClosedBuckets(db: Executor, olderThan: Date): Promise<void> {
+  await db.deleteFrom("automation_bucket").where("bucket_end", "<=", olderThan.toISOString()).execute();
+}
+
+// ---- Composite triggers ---------------------------------------------------------------
+
+export interface ChildFiringRow<F> {
+  childTriggerId: string;
+  firingId: string;
+  firedAt: Date;
+  firing: F;
+}
+
+/** Records a child's firing; a newer firing of the same child replaces the older one. */
+export async function upsertChildFiring(db: Executor, automationId: string, parentTriggerId: string, childTriggerId: string, firingId: string, firedAt: Date, firing: unknown): Promise<void> {
+  const now = new Date().toISOString();
+  await db
+    .insertInto("composite_trigger_child_firing")
+    .values({
+      id: newId(),
+      created: now,
+      updated: now,
+      automation_id: automationId,
+      parent_trigger_id: parentTriggerId,
+      child_trigger_id: childTriggerId,
+      child_firing_id: firingId,
+      child_fired_at: firedAt.toISOString(),
+      child_firing: toJson(firing),
+    })
+    .onConflict((oc) =>
+      oc.columns(["automation_id", "parent_trigger_id", "child_trigger_id"]).doUpdateSet({
+        child_firing_id: firingId,
+        child_fired_at: firedAt.toISOString(),
+        child_firing: toJson(firing),
+        updated: now,
+      }),
+    )
+    .execute();
+}
+
+export async function readChildFirings<F>(db: Executor, automationId: string, parentTriggerId: string): Promise<Array<ChildFiringRow<F>>> {
+  const rows = await db
+    .selectFrom("composite_trigger_child_firing")
+    .selectAll()
+    .where("automation_id", "=", automationId)
+    .where("parent_trigger_id", "=", parentTriggerId)
+    .orderBy("child_fired_at")
+    .execute();
+  return rows.map((row) => ({ childTriggerId: row.child_trigger_id, firingId: row.child_firing_id, firedAt: new Date(row.child_fired_at), firing: fromJson<F>(row.child_firing, null as F) }));
+}
+
+export async function clearChildFirings(db: Executor, automationId: string, parentTriggerId: string, firingIds: readonly string[]): Promise<void> {
+  if (firingIds.length === 0) return;
+  await db
+    .deleteFrom("composite_trigger_child_firing")
+    .where("automation_id", "=", automationId)
+    .where("parent_trigger_id", "=", parentTriggerId)
+    .where("child_firing_id", "in", firingIds)
+    .execute();
+}
+
+export async function clearOldChildFirings(db: Executor, automationId: string, parentTriggerId: string, olderThan: Date): Promise<void> {
+  await db
+    .deleteFrom("composite_trigger_child_firing")
+    .where("automation_id", "=", automationId)
+    .where("parent_trigger_id", "=", parentTriggerId)
+    .where("child_fired_at", "<", olderThan.toISOString())
+    .execute();
+}
