@@ -14,6 +14,12 @@ const pages = {
   deployment: lazy(() => import("./pages/deployment")),
   workPools: lazy(() => import("./pages/work-pools")),
   workPool: lazy(() => import("./pages/work-pool")),
+  concurrency: lazy(() => import("./pages/concurrency")),
+  variables: lazy(() => import("./pages/variables")),
+  blocks: lazy(() => import("./pages/blocks")),
+  artifacts: lazy(() => import("./pages/artifacts")),
+  events: lazy(() => import("./pages/events")),
+  automations: lazy(() => import("./pages/automations")),
 };
 
 const routed = {
@@ -29,6 +35,12 @@ const NAV: Array<[string, string, string]> = [
   ["/flows", "Flows", "f"],
   ["/deployments", "Deployments", "p"],
   ["/work-pools", "Work pools", "w"],
+  ["/concurrency-limits", "Concurrency", "c"],
+  ["/variables", "Variables", "v"],
+  ["/blocks", "Blocks", "b"],
+  ["/artifacts", "Artifacts", "a"],
+  ["/events", "Events", "e"],
+  ["/automations", "Automations", "u"],
 ];
 
 type Theme = "light" | "dark" | "system";
@@ -134,6 +146,12 @@ export function App({ settings }: { settings: UiSettings }) {
             <Route path="/deployments/:id" component={routed.deployment} />
             <Route path="/work-pools" component={pages.workPools} />
             <Route path="/work-pools/:name" component={routed.workPool} />
+            <Route path="/concurrency-limits" component={pages.concurrency} />
+            <Route path="/variables" component={pages.variables} />
+            <Route path="/blocks" component={pages.blocks} />
+            <Route path="/artifacts" component={pages.artifacts} />
+            <Route path="/events" component={pages.events} />
+            <Route path="/automations" component={pages.automations} />
             <Route>
               <h1>Not found</h1>
               <p>
