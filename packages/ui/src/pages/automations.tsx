@@ -2,7 +2,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link } from "wouter";
 import { ApiError, api } from "../api";
 import { usePost } from "../queries";
-import { ErrorBox, Json, PageHeader, QueryState } from "../components/ui";
+import { ErrorBox, Json, PageHeader, QueryState, Toggle } from "../components/ui";
 
 /** An automation as Prefect's API returns it (Baton's core has no schema for it yet). */
 interface Automation {
@@ -67,7 +67,7 @@ export default function AutomationsPage() {
                       ))}
                     </td>
                     <td>
-                      <input type="checkbox" checked={a.enabled} aria-label={`${a.name} enabled`} onChange={() => toggle.mutate(a)} />
+                      <Toggle checked={a.enabled} label={`${a.name} enabled`} onToggle={() => toggle.mutateAsync(a)} />
                     </td>
                   </tr>
                 ))}

@@ -5,7 +5,7 @@ import type { ConcurrencyLimitV2, TagConcurrencyLimit } from "@baton/core";
 import { api } from "../api";
 import { LIVE_MS, usePost } from "../queries";
 import { confirmed } from "../components/confirm";
-import { ErrorBox, PageHeader, QueryState, formatDuration } from "../components/ui";
+import { ErrorBox, PageHeader, QueryState, Toggle, formatDuration } from "../components/ui";
 
 /** Global concurrency limits (v2, by name, with leases) and tag limits for task runs (v1). */
 export default function ConcurrencyPage() {
@@ -60,7 +60,7 @@ export default function ConcurrencyPage() {
                     <td className="hide-phone">{l.slot_decay_per_second || "—"}</td>
                     <td className="hide-phone">{formatDuration(l.avg_slot_occupancy_seconds)}</td>
                     <td>
-                      <input type="checkbox" checked={l.active} aria-label={`${l.name} active`} onChange={() => change.mutate({ method: "PATCH", path: `/v2/concurrency_limits/${l.id}`, body: { active: !l.active } })} />
+                      <Toggle checked={l.active} label={`${l.name} active`} onToggle={(active) => change.mutateAsync({ method: "PATCH", path: `/v2/concurrency_limits/${l.id}`, body: { active } })} />
                     </td>
                     <td>
                       <button className="danger" onClick={() => confirmed(`Delete the limit ${l.name}?`) && change.mutate({ method: "DELETE", path: `/v2/concurrency_limits/${l.id}` })}>
