@@ -24,12 +24,21 @@ export class ApiError extends Error {
 
 let apiUrl = "/api";
 
+/**
+ * The settings index.html already asked for (its inline script starts the request before this
+ * bundle has loaded, which saves a round trip on the first screen), or asked for now.
+ */
 export async function loadUiSettings(): Promise<UiSettings> {
-  const response = await fetch("/ui-settings");
-  if (!response.ok) throw new ApiError(`GET /ui-settings answered ${response.status}`, response.status, "/ui-settings");
-  const settings = (await response.json()) as UiSettings;
+  const early = (window as { __batonUiSettings?: Promise<UiSettings> }).__batonUiSettings;
+  const settings = early ? await early : await fetchUiSettings();
   apiUrl = settings.api_url.replace(/\/+$/, "");
   return settings;
+}
+
+async function fetchUiSettings(): Promise<UiSettings> {
+  const response = await fetch("/ui-settings");
+  if (!response.ok) throw new ApiError(`GET /ui-settings answered ${response.status}`, response.status, "/ui-settings");
+  return (await response.json()) as UiSettings;
 }
 
 export function apiBase(): string {

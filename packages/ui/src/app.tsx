@@ -1,20 +1,96 @@
-import { lazy, Suspense, useEffect, useState, type ComponentType } from "react";
+import { createElement, Suspense, use, useEffect, useState, type ComponentType } from "react";
 import { Link, Route, Switch, useLocation } from "wouter";
 import type { UiSettings } from "./api";
 import { useGet } from "./queries";
 
 // One chunk per page: the first screen loads only what it shows.
-const pages = {
-  dashboard: lazy(() => import("./pages/dashboard")),
-  runs: lazy(() => import("./pages/flow-runs")),
-  run: lazy(() => import("./pages/flow-run")),
-  flows: lazy(() => import("./pages/flows")),
-  flow: lazy(() => import("./pages/flow")),
-  deployments: lazy(() => import("./pages/deployments")),
-  deployment: lazy(() => import("./pages/deployment")),
-  workPools: lazy(() => import("./pages/work-pools")),
-  workPool: lazy(() => import("./pages/work-pool")),
+const loaders = {
+  dashboard: () => import("./pages/dashboard"),
+  runs: () => import("./pages/flow-runs"),
+  run: () => import("./pages/flow-run"),
+  flows: () => import("./pages/flows"),
+  flow: () => import("./pages/flow"),
+  deployments: () => import("./pages/deployments"),
+  deployment: () => import("./pages/deployment"),
+  workPools: () => import("./pages/work-pools"),
+  workPool: () => import("./pages/work-pool"),
+  concurrency: () => import("./pages/concurrency"),
+  variables: () => import("./pages/variables"),
+  blocks: () => import("./pages/blocks"),
+  artifacts: () => import("./pages/artifacts"),
+  events: () => import("./pages/events"),
+  automations: () => import("./pages/automations"),
 };
+const pages = {
+  dashboard: lazyPage(loaders.dashboard),
+  runs: lazyPage(loaders.runs),
+  run: lazyPage(loaders.run),
+  flows: lazyPage(loaders.flows),
+  flow: lazyPage(loaders.flow),
+  deployments: lazyPage(loaders.deployments),
+  deployment: lazyPage(loaders.deployment),
+  workPools: lazyPage(loaders.workPools),
+  workPool: lazyPage(loaders.workPool),
+  concurrency: lazyPage(loaders.concurrency),
+  variables: lazyPage(loaders.variables),
+  blocks: lazyPage(loaders.blocks),
+  artifacts: lazyPage(loaders.artifacts),
+  events: lazyPage(loaders.events),
+  automations: lazyPage(loaders.automations),
+};
+
+const PRELOAD: Array<[RegExp, keyof typeof loaders]> = [
+  [/^\/$/, "dashboard"],
+  [/^\/runs\/?$/, "runs"],
+  [/^\/runs\/[^/]+/, "run"],
+  [/^\/flows\/?$/, "flows"],
+  [/^\/flows\/[^/]+/, "flow"],
+  [/^\/deployments\/?$/, "deployments"],
+  [/^\/deployments\/[^/]+/, "deployment"],
+  [/^\/work-pools\/?$/, "workPools"],
+  [/^\/work-pools\/[^/]+/, "workPool"],
+  [/^\/concurrency-limits/, "concurrency"],
+  [/^\/variables/, "variables"],
+  [/^\/blocks/, "blocks"],
+  [/^\/artifacts/, "artifacts"],
+  [/^\/events/, "events"],
+  [/^\/automations/, "automations"],
+];
+
+/**
+ * Loads the chunk of the page at `path` (at boot, alongside /ui-settings, instead of after
+ * it). Once loaded, the page renders at once, without a Suspense fallback (which React holds
+ * for at least 300 ms once shown).
+ */
+export function preloadPage(path: string): Promise<void> {
+  const match = PRELOAD.find(([pattern]) => pattern.test(path));
+  return match ? pages[match[1]].preload().catch(() => undefined) : Promise.resolve();
+}
+
+/**
+ * React.lazy, except that a page whose chunk has loaded renders synchronously (React.lazy
+ * suspends once even then), and its chunk can be loaded ahead of rendering.
+ */
+function lazyPage<P extends object>(load: () => Promise<{ default: ComponentType<P> }>) {
+  let loaded: ComponentType<P> | undefined;
+  let pending: Promise<void> | undefined;
+  const preload = () =>
+    (pending ??= load().then(
+      (module) => {
+        loaded = module.default;
+      },
+      (error: unknown) => {
+        pending = undefined;
+        throw error;
+      },
+    ));
+  function Page(props: P) {
+    if (loaded) return createElement(loaded, props);
+    use(preload());
+    return createElement(loaded!, props);
+  }
+  return Object.assign(Page, { preload });
+}
 
 const routed = {
   run: page(pages.run),
@@ -29,6 +105,12 @@ const NAV: Array<[string, string, string]> = [
   ["/flows", "Flows", "f"],
   ["/deployments", "Deployments", "p"],
   ["/work-pools", "Work pools", "w"],
+  ["/concurrency-limits", "Concurrency", "c"],
+  ["/variables", "Variables", "v"],
+  ["/blocks", "Blocks", "b"],
+  ["/artifacts", "Artifacts", "a"],
+  ["/events", "Events", "e"],
+  ["/automations", "Automations", "u"],
 ];
 
 type Theme = "light" | "dark" | "system";
@@ -134,6 +216,12 @@ export function App({ settings }: { settings: UiSettings }) {
             <Route path="/deployments/:id" component={routed.deployment} />
             <Route path="/work-pools" component={pages.workPools} />
             <Route path="/work-pools/:name" component={routed.workPool} />
+            <Route path="/concurrency-limits" component={pages.concurrency} />
+            <Route path="/variables" component={pages.variables} />
+            <Route path="/blocks" component={pages.blocks} />
+            <Route path="/artifacts" component={pages.artifacts} />
+            <Route path="/events" component={pages.events} />
+            <Route path="/automations" component={pages.automations} />
             <Route>
               <h1>Not found</h1>
               <p>

@@ -96,6 +96,10 @@ export async function seed(server: TestServer): Promise<Seeded> {
   await ok(server, "POST", "/variables/", { name: "region", value: "eu-west-1", tags: ["infra"] });
   await ok(server, "POST", "/v2/concurrency_limits/", { name: "database", limit: 3 });
   await ok(server, "POST", "/concurrency_limits/", { tag: "warehouse", concurrency_limit: 2 });
+  await ok(server, "POST", "/block_types/install_system_block_types");
+  const jsonType = await ok<{ id: string }>(server, "GET", "/block_types/slug/json");
+  const [jsonSchema] = await ok<Array<{ id: string }>>(server, "POST", "/block_schemas/filter", { block_schemas: { block_type_id: { any_: [jsonType.id] } }, limit: 1 });
+  await ok(server, "POST", "/block_documents/", { name: "warehouse-config", data: { value: { host: "db.internal", port: 5432 } }, block_schema_id: jsonSchema!.id, block_type_id: jsonType.id });
   await ok(server, "POST", "/events", [
     { id: crypto.randomUUID(), occurred: new Date().toISOString(), event: "baton.seed.ready", resource: { "prefect.resource.id": "seed.resource", "prefect.resource.name": "seed" }, payload: { ok: true } },
   ]);

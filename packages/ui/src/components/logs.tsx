@@ -4,6 +4,7 @@ import { post } from "../api";
 import { ErrorBox } from "./ui";
 
 const LEVELS: Record<number, string> = { 10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL" };
+const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
 const levelName = (level: number) => LEVELS[level] ?? `L${level}`;
 
 /**
@@ -95,7 +96,7 @@ export function LogStream({ flowRunId, taskRunId, live }: { flowRunId: string; t
         {!loaded ? "Loading…" : shown.length === 0 ? "No logs." : null}
         {shown.map((log) => (
           <div key={log.id} className={`log-line log-${levelName(log.level)}`}>
-            <span className="muted">{new Date(log.timestamp).toLocaleTimeString()}</span>
+            <span className="muted">{clock.format(new Date(log.timestamp))}</span>
             <span>{levelName(log.level)}</span>
             <span>{log.message}</span>
           </div>

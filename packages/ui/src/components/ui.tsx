@@ -82,9 +82,12 @@ export function formatRelative(iso: string | null | undefined, now = Date.now())
   return relative.format(Math.round(seconds / 86400), "day");
 }
 
+// One formatter for every timestamp: toLocaleString() with options builds a new one per call.
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return "—";
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  return dateTime.format(new Date(iso));
 }
 
 export function Time({ iso }: { iso: string | null | undefined }) {
@@ -163,4 +166,28 @@ export function Tabs<T extends string>({ tabs, value, onChange }: { tabs: Array<
 
 export function shortId(id: string): string {
   return id.slice(0, 8);
+}
+
+/**
+ * A checkbox for a server-side flag that shows the new value at once (so the click is seen
+ * to work) and goes back to what the server says if the change fails.
+ */
+export function Toggle({ checked, label, onToggle }: { checked: boolean; label: string; onToggle: (next: boolean) => Promise<unknown> }) {
+  const [pending, setPending] = useState<boolean>();
+  const shown = pending ?? checked;
+  useEffect(() => {
+    if (pending !== undefined && pending === checked) setPending(undefined);
+  }, [checked, pending]);
+  return (
+    <input
+      type="checkbox"
+      aria-label={label}
+      checked={shown}
+      onChange={() => {
+        const next = !shown;
+        setPending(next);
+        onToggle(next).catch(() => setPending(undefined));
+      }}
+    />
+  );
 }

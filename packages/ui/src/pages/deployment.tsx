@@ -8,7 +8,7 @@ import { Dialog } from "../components/dialog";
 import { RunsTable } from "../components/runs-table";
 import { SchemaForm, schemaFromValues, type JsonSchema } from "../components/schema-form";
 import { describeSchedule } from "../components/schedule";
-import { ErrorBox, Fields, Json, PageHeader, QueryState, Tags, formatTime } from "../components/ui";
+import { ErrorBox, Fields, Json, PageHeader, QueryState, Tags, Toggle, formatTime } from "../components/ui";
 
 export default function DeploymentPage({ id }: { id: string }) {
   const [, navigate] = useLocation();
@@ -76,7 +76,7 @@ export default function DeploymentPage({ id }: { id: string }) {
               {d.schedules.map((s) => (
                 <li key={s.id}>
                   <label className="check">
-                    <input type="checkbox" checked={s.active} onChange={() => toggleSchedule.mutate(s)} aria-label={`Schedule ${describeSchedule(s.schedule)} active`} /> {describeSchedule(s.schedule)}
+                    <Toggle checked={s.active} onToggle={() => toggleSchedule.mutateAsync(s)} label={`Schedule ${describeSchedule(s.schedule)} active`} /> {describeSchedule(s.schedule)}
                   </label>
                 </li>
               ))}

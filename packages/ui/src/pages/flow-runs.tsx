@@ -1,6 +1,7 @@
 import { useMemo, useState } from "react";
 import { useSearch, useLocation } from "wouter";
 import type { Deployment, Flow, FlowRun, StateType } from "@baton/core";
+import { RANGES, RUNS_PAGE_PATH, runsPageBody } from "./flow-runs-query";
 import { LIVE_MS, usePost } from "../queries";
 import { RunsTable } from "../components/runs-table";
 import { PageHeader, QueryState, STATE_TYPES, titleCase, useDebounced } from "../components/ui";
@@ -12,18 +13,14 @@ interface RunPage {
   page: number;
 }
 
-const RANGES: Array<[string, string, number]> = [
-  ["", "Any time", 0],
-  ["1h", "Past hour", 3600],
-  ["24h", "Past day", 86400],
-  ["7d", "Past 7 days", 7 * 86400],
-  ["30d", "Past 30 days", 30 * 86400],
-];
-
-const PAGE_SIZE = 50;
-
 /** The runs list: filters live in the URL's query string, so a filtered view can be shared. */
+let marked = false;
+
 export default function FlowRunsPage() {
+  if (!marked) {
+    marked = true;
+    performance.mark("baton:runs-page");
+  }
   const search = useSearch();
   const [, navigate] = useLocation();
   const params = useMemo(() => new URLSearchParams(search), [search]);
@@ -46,24 +43,8 @@ export default function FlowRunsPage() {
     navigate(query ? `/runs?${query}` : "/runs", { replace: true });
   };
 
-  const tagList = tags.split(",").map((t) => t.trim()).filter(Boolean);
-  const seconds = RANGES.find(([id]) => id === range)?.[2] ?? 0;
-  // Rounded to the minute, so the query key (and the cache) holds still between polls.
-  const after = seconds ? new Date(Math.floor((Date.now() - seconds * 1000) / 60_000) * 60_000).toISOString() : undefined;
-  const body = {
-    flow_runs: {
-      ...(states.length ? { state: { type: { any_: states } } } : {}),
-      ...(deployment ? { deployment_id: { any_: [deployment] } } : {}),
-      ...(tagList.length ? { tags: { all_: tagList } } : {}),
-      ...(name ? { name: { like_: name } } : {}),
-      ...(after ? { expected_start_time: { after_: after } } : {}),
-    },
-    ...(flow ? { flows: { id: { any_: [flow] } } } : {}),
-    sort: "EXPECTED_START_TIME_DESC",
-    limit: PAGE_SIZE,
-    page,
-  };
-  const runs = usePost<RunPage>("/flow_runs/paginate", body, { refetchInterval: LIVE_MS, placeholderData: (previous) => previous });
+  const body = runsPageBody(params, tags, name);
+  const runs = usePost<RunPage>(RUNS_PAGE_PATH, body, { refetchInterval: LIVE_MS, placeholderData: (previous) => previous });
   const flows = usePost<Flow[]>("/flows/filter", { sort: "NAME_ASC", limit: 200 }, { staleTime: 30_000 });
   const deployments = usePost<Deployment[]>("/deployments/filter", { sort: "NAME_ASC", limit: 200 }, { staleTime: 30_000 });
 

@@ -1,0 +1,72 @@
+import { useState } from "react";
+import type { Artifact, ArtifactCollection } from "@baton/core";
+import { usePost } from "../queries";
+import { ArtifactView } from "../components/artifact-view";
+import { PageHeader, QueryState, Time, useDebounced } from "../components/ui";
+
+/** The latest artifact of each key; a key opens to its history. */
+export default function ArtifactsPage() {
+  const [text, setText] = useState("");
+  const [type, setType] = useState("");
+  const search = useDebounced(text);
+  const filter = { ...(search ? { key: { like_: search } } : {}), ...(type ? { type: { any_: [type] } } : {}) };
+  const latest = usePost<ArtifactCollection[]>("/artifacts/latest/filter", { artifacts: Object.keys(filter).length ? filter : undefined, sort: "UPDATED_DESC", limit: 200 }, { refetchInterval: 10_000 });
+  const [open, setOpen] = useState<string>();
+  return (
+    <>
+      <PageHeader title="Artifacts" />
+      <div className="filters">
+        <input data-search placeholder="Key…" aria-label="Search artifacts" value={text} onChange={(e) => setText(e.target.value)} />
+        <select aria-label="Artifact type" value={type} onChange={(e) => setType(e.target.value)}>
+          <option value="">All types</option>
+          {["markdown", "table", "link", "progress", "image", "result"].map((t) => (
+            <option key={t} value={t}>
+              {t}
+            </option>
+          ))}
+        </select>
+      </div>
+      <QueryState query={latest} empty={latest.data?.length === 0 && "No artifacts with a key. Flows create them with createMarkdownArtifact() and friends."}>
+        <div className="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th>Key</th>
+                <th>Type</th>
+                <th className="hide-phone">Description</th>
+                <th>Updated</th>
+              </tr>
+            </thead>
+            <tbody>
+              {latest.data?.map((a) => (
+                <tr key={a.key} data-artifact-key={a.key}>
+                  <td>
+                    <button className="tab" aria-expanded={open === a.key} onClick={() => setOpen(open === a.key ? undefined : a.key)} style={{ padding: 0 }}>
+                      {open === a.key ? "▾" : "▸"} {a.key}
+                    </button>
+                  </td>
+                  <td>{a.type}</td>
+                  <td className="hide-phone">{a.description}</td>
+                  <td>
+                    <Time iso={a.updated} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </QueryState>
+      {open && <ArtifactHistory artifactKey={open} />}
+    </>
+  );
+}
+
+function ArtifactHistory({ artifactKey }: { artifactKey: string }) {
+  const versions = usePost<Artifact[]>("/artifacts/filter", { artifacts: { key: { any_: [artifactKey] } }, sort: "CREATED_DESC", limit: 20 });
+  return (
+    <section style={{ marginTop: 16 }}>
+      <h2>{artifactKey}: latest versions</h2>
+      <QueryState query={versions}>{versions.data?.map((a) => <ArtifactView key={a.id} artifact={a} />)}</QueryState>
+    </section>
+  );
+}
