@@ -91,6 +91,7 @@ export class Transaction {
   private readonly values = new Map<string, unknown>();
   private readonly staged: Staged[] = [];
   private readonly slots = new Map<string, number>();
+  private readonly running = new Set<Promise<void>>();
   private stored: TransactionRecordBody | undefined;
   private releaseLock: (() => Promise<void>) | undefined;
   private storage: ResultStorage | undefined;
@@ -127,6 +128,21 @@ export class Transaction {
   }
   isActive(): boolean {
     return this.state === "ACTIVE" || this.state === "STAGED";
+  }
+
+  /** @internal A task run started in this transaction: it is waited for before the transaction ends. */
+  track(run: Promise<unknown>): void {
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.running.add(settled);
+    void settled.then(() => this.running.delete(settled));
+  }
+
+  /** @internal Waits for the task runs started in this transaction. */
+  async settle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
   }
 
   /** @internal The slot of the next call of a task in this transaction: its key and call number. */
@@ -273,9 +289,12 @@ export async function transaction<T>(options: TransactionOptions, fn: (txn: Tran
   try {
     value = await transactionStore.run(txn, async () => await fn(txn));
   } catch (error) {
+    await txn.settle();
     await txn.rollback();
     throw error;
   }
+  // Tasks submitted in the block and not awaited still belong to it.
+  await txn.settle();
   if (txn.commitMode === "EAGER") await txn.commit();
   if (parent !== undefined) {
     parent.adopt(txn);

@@ -190,6 +190,24 @@ describe("transactions", () => {
     expect(existsSync(join(storageDir, ".locks"))).toBe(true);
   });
 
+  it("a task submitted in the block and not awaited still belongs to the transaction: it is waited for and committed", async () => {
+    const events: string[] = [];
+    const slow = task({ name: "slow-unawaited", onCommit: () => void events.push("commit slow") }, async function slowUnawaited() {
+      await sleep(200);
+      events.push("slow done");
+      return 1;
+    });
+    const key = uniqueKey("unawaited");
+    await flow(async function unawaited() {
+      await transaction({ key }, () => {
+        void slow.submit();
+        events.push("block returned");
+      });
+      events.push("after transaction");
+    })();
+    expect(events).toEqual(["block returned", "slow done", "commit slow", "after transaction"]);
+  });
+
   it("SERIALIZABLE on storage without locks (S3) is refused; bad options name the field", async () => {
     const s3 = new S3Bucket({ bucket: "no-locks-here", endpointUrl: "http://127.0.0.1:9" });
     await expect(transaction({ key: "k", isolationLevel: "SERIALIZABLE", storage: s3 }, () => 1)).rejects.toThrow(UnsupportedIsolationLevelError);
