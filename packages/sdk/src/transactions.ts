@@ -19,7 +19,7 @@ import type { ResultStorage } from "./results/storage.js";
  *   order) instead of running, as an idempotent re-run should.
  * - A task that completes inside it stages its result record and its `onCommit` /
  *   `onRollback` hooks. When the block returns, the transaction commits (LAZY, the default):
- *   the staged records are written, `onCommit` hooks run, and its own record is written at
+ *   `onCommit` hooks run, the staged records are written, and its own record is written at
  *   `key`. When the block throws, or a task in it fails, it rolls back: `onRollback` hooks
  *   run in reverse order and nothing is written.
  * - `commitMode`: `LAZY` (commit when the outermost transaction ends), `EAGER` (each task and
@@ -198,8 +198,9 @@ export class Transaction {
     }
     try {
       for (const child of this.children) await child.commit();
-      for (const entry of this.staged) if (entry.record !== undefined) await writeRecord(entry.record);
+      // Hooks first, as Prefect's commit does: a hook that throws rolls back before anything is written.
       for (const entry of this.staged) await entry.onCommit();
+      for (const entry of this.staged) if (entry.record !== undefined) await writeRecord(entry.record);
       if (this.key !== undefined && this.commitMode !== "OFF") {
         const tasks: Record<string, ResultRecordMetadata | null> = {};
         for (const entry of this.staged) tasks[entry.slot] = entry.metadata ?? null;
