@@ -161,8 +161,15 @@ export class Transaction {
   async stage(entry: Staged): Promise<void> {
     if (this.state === "COMMITTED" && this.stored !== undefined) return;
     if (this.commitMode === "EAGER") {
-      if (entry.record !== undefined) await writeRecord(entry.record);
-      await entry.onCommit();
+      try {
+        await entry.onCommit();
+        if (entry.record !== undefined) await writeRecord(entry.record);
+      } catch (error) {
+        warn(`An error was encountered while committing a task of transaction '${this.key ?? "(no key)"}', so it rolls back: ${describeError(error)}`);
+        await entry.onRollback().catch(() => undefined);
+        await this.rollback();
+        return;
+      }
       this.staged.push({ ...entry, record: undefined, onCommit: async () => undefined, onRollback: async () => undefined });
     } else {
       this.staged.push(entry);
