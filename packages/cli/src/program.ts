@@ -1,6 +1,7 @@
 import { BATON_VERSION } from "@baton/core";
 import { Command } from "commander";
 import { configureBlockCommand } from "./commands/block.js";
+import { configureResultStorageCommand } from "./commands/result-storage.js";
 import { configureConfigCommand } from "./commands/config.js";
 import { configureDeployCommand } from "./commands/deploy.js";
 import { configureDeploymentCommand } from "./commands/deployment.js";
@@ -45,6 +46,7 @@ export function buildProgram(ctx: CliContext): Command {
   configureWorkPoolCommand(program, ctx);
   configureWorkQueueCommand(program, ctx);
   configureBlockCommand(program, ctx);
+  configureResultStorageCommand(program, ctx);
   configureConfigCommand(program, ctx);
   configureVariableCommand(program, ctx);
   configureArtifactCommand(program, ctx);

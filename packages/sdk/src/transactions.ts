@@ -19,7 +19,7 @@ import type { ResultStorage } from "./results/storage.js";
  *   order) instead of running, as an idempotent re-run should.
  * - A task that completes inside it stages its result record and its `onCommit` /
  *   `onRollback` hooks. When the block returns, the transaction commits (LAZY, the default):
- *   the staged records are written, `onCommit` hooks run, and its own record is written at
+ *   `onCommit` hooks run, the staged records are written, and its own record is written at
  *   `key`. When the block throws, or a task in it fails, it rolls back: `onRollback` hooks
  *   run in reverse order and nothing is written.
  * - `commitMode`: `LAZY` (commit when the outermost transaction ends), `EAGER` (each task and
@@ -91,6 +91,7 @@ export class Transaction {
   private readonly values = new Map<string, unknown>();
   private readonly staged: Staged[] = [];
   private readonly slots = new Map<string, number>();
+  private readonly running = new Set<Promise<void>>();
   private stored: TransactionRecordBody | undefined;
   private releaseLock: (() => Promise<void>) | undefined;
   private storage: ResultStorage | undefined;
@@ -129,6 +130,21 @@ export class Transaction {
     return this.state === "ACTIVE" || this.state === "STAGED";
   }
 
+  /** @internal A task run started in this transaction: it is waited for before the transaction ends. */
+  track(run: Promise<unknown>): void {
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.running.add(settled);
+    void settled.then(() => this.running.delete(settled));
+  }
+
+  /** @internal Waits for the task runs started in this transaction. */
+  async settle(): Promise<void> {
+    while (this.running.size > 0) await Promise.all([...this.running]);
+  }
+
   /** @internal The slot of the next call of a task in this transaction: its key and call number. */
   nextSlot(taskKey: string): string {
     const n = this.slots.get(taskKey) ?? 0;
@@ -145,8 +161,15 @@ export class Transaction {
   async stage(entry: Staged): Promise<void> {
     if (this.state === "COMMITTED" && this.stored !== undefined) return;
     if (this.commitMode === "EAGER") {
-      if (entry.record !== undefined) await writeRecord(entry.record);
-      await entry.onCommit();
+      try {
+        await entry.onCommit();
+        if (entry.record !== undefined) await writeRecord(entry.record);
+      } catch (error) {
+        warn(`An error was encountered while committing a task of transaction '${this.key ?? "(no key)"}', so it rolls back: ${describeError(error)}`);
+        await entry.onRollback().catch(() => undefined);
+        await this.rollback();
+        return;
+      }
       this.staged.push({ ...entry, record: undefined, onCommit: async () => undefined, onRollback: async () => undefined });
     } else {
       this.staged.push(entry);
@@ -182,8 +205,9 @@ export class Transaction {
     }
     try {
       for (const child of this.children) await child.commit();
-      for (const entry of this.staged) if (entry.record !== undefined) await writeRecord(entry.record);
+      // Hooks first, as Prefect's commit does: a hook that throws rolls back before anything is written.
       for (const entry of this.staged) await entry.onCommit();
+      for (const entry of this.staged) if (entry.record !== undefined) await writeRecord(entry.record);
       if (this.key !== undefined && this.commitMode !== "OFF") {
         const tasks: Record<string, ResultRecordMetadata | null> = {};
         for (const entry of this.staged) tasks[entry.slot] = entry.metadata ?? null;
@@ -273,9 +297,12 @@ export async function transaction<T>(options: TransactionOptions, fn: (txn: Tran
   try {
     value = await transactionStore.run(txn, async () => await fn(txn));
   } catch (error) {
+    await txn.settle();
     await txn.rollback();
     throw error;
   }
+  // Tasks submitted in the block and not awaited still belong to it.
+  await txn.settle();
   if (txn.commitMode === "EAGER") await txn.commit();
   if (parent !== undefined) {
     parent.adopt(txn);

@@ -189,6 +189,18 @@ describe("bad cases", () => {
     await expect(readStateResult(missing as never, t.client)).rejects.toThrow(`no result record 'nowhere' in ${storageDir}`);
   });
 
+  it("reads a record in the shape Python Prefect's JSON serializer writes", async () => {
+    const metadata = {
+      storage_key: "prefect-json",
+      expiration: null,
+      serializer: { type: "json", jsonlib: "json", object_encoder: "prefect.serializers.prefect_json_object_encoder", object_decoder: "prefect.serializers.prefect_json_object_decoder", dumps_kwargs: {}, loads_kwargs: {} },
+      prefect_version: "3.4.11",
+      storage_block_id: null,
+    };
+    writeFileSync(join(storageDir, "prefect-json"), JSON.stringify({ metadata, result: JSON.stringify({ rows: [1, 2, 3] }) }));
+    expect(await readStateResult({ id: "s3", data: metadata, state_details: {} } as never, t.client)).toEqual({ rows: [1, 2, 3] });
+  });
+
   it("a storage key that would leave the storage folder is refused", async () => {
     const storage = new LocalFileSystem({ basepath: storageDir });
     await expect(storage.writePath("../escape", Buffer.from("x"))).rejects.toThrow(/is not a path inside/);

@@ -14,6 +14,7 @@ import {
   task,
   transaction,
   UnsupportedIsolationLevelError,
+  UnreadableResultRecordError,
   type TransactionHookContext,
 } from "@baton/sdk";
 import { sleep, startTestServer, type TestServer } from "./helpers.js";
@@ -188,6 +189,56 @@ describe("transactions", () => {
     expect(a).toEqual({ committed: false, value: 1 });
     expect(b).toEqual({ committed: true, value: 1 });
     expect(existsSync(join(storageDir, ".locks"))).toBe(true);
+  });
+
+  it("a task submitted in the block and not awaited still belongs to the transaction: it is waited for and committed", async () => {
+    const events: string[] = [];
+    const slow = task({ name: "slow-unawaited", onCommit: () => void events.push("commit slow") }, async function slowUnawaited() {
+      await sleep(200);
+      events.push("slow done");
+      return 1;
+    });
+    const key = uniqueKey("unawaited");
+    await flow(async function unawaited() {
+      await transaction({ key }, () => {
+        void slow.submit();
+        events.push("block returned");
+      });
+      events.push("after transaction");
+    })();
+    expect(events).toEqual(["block returned", "slow done", "commit slow", "after transaction"]);
+  });
+
+  it("an onCommit hook that throws rolls the transaction back; a record at the key that is not a transaction's is refused", async () => {
+    const events: string[] = [];
+    const step = task(
+      {
+        name: "commit-throws",
+        onCommit: () => {
+          throw new Error("cannot publish");
+        },
+        onRollback: () => void events.push("rolled back"),
+      },
+      function commitThrows() {
+        return 1;
+      },
+    );
+    const key = uniqueKey("commit-throws");
+    await flow(async function commitThrowsFlow() {
+      await transaction({ key }, async () => step());
+    })();
+    expect(events).toEqual(["rolled back"]);
+    expect(existsSync(join(storageDir, key))).toBe(false);
+
+    // A task result record (not a transaction's) sits at this key.
+    const plain = task({ name: "plain-record", cacheKeyFn: () => "not-a-transaction" }, function plainRecord() {
+      return 42;
+    });
+    await flow(async function writesPlain() {
+      return plain();
+    })();
+    await expect(transaction({ key: "not-a-transaction" }, () => 1)).rejects.toThrow(UnreadableResultRecordError);
+    await expect(transaction({ key: "not-a-transaction" }, () => 1)).rejects.toThrow("it is not a transaction record (no `tasks`)");
   });
 
   it("SERIALIZABLE on storage without locks (S3) is refused; bad options name the field", async () => {

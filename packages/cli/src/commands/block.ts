@@ -6,7 +6,7 @@ import { orNotFound, UsageError } from "../errors.js";
 import { formatTable, formatTimestamp, writeJson } from "../output.js";
 
 /** `TYPE-SLUG/NAME`, as Prefect's CLI names a block document. */
-function parseSlugName(value: string): { slug: string; name: string } {
+export function parseSlugName(value: string): { slug: string; name: string } {
   const slash = value.indexOf("/");
   if (slash <= 0 || slash === value.length - 1) throw new UsageError(`'${value}' is not a block: expected BLOCK-TYPE-SLUG/BLOCK-NAME, e.g. secret/db-password`);
   return { slug: value.slice(0, slash), name: value.slice(slash + 1) };

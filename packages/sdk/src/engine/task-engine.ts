@@ -54,12 +54,17 @@ export async function runTask<A extends unknown[], R>(
   const txn = getTransaction();
   const slot = txn?.nextSlot(def.taskKey);
   const inherited = flowCtx?.session ?? store?.task?.session;
-  const session = inherited ?? (await openSession());
-  try {
-    return await runTaskInSession(def, args, { taskRunId, dynamicKey, flowCtx, parent: store?.task ?? flowCtx, session, observer, txn, slot });
-  } finally {
-    if (inherited === undefined) await session.release();
-  }
+  const run = (async () => {
+    const session = inherited ?? (await openSession());
+    try {
+      return await runTaskInSession(def, args, { taskRunId, dynamicKey, flowCtx, parent: store?.task ?? flowCtx, session, observer, txn, slot });
+    } finally {
+      if (inherited === undefined) await session.release();
+    }
+  })();
+  // The transaction commits only once every task started in it has finished (submitted ones too).
+  txn?.track(run);
+  return run;
 }
 
 /**
