@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { startServer, type RunningServer } from "@baton/server";
+import { startServer, type RunningServer, type ServerConfig } from "@baton/server";
 
 /**
  * Storage tests run once per dialect. Each server gets its own SQLite file or its own
@@ -33,12 +33,20 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
 let counter = 0;
 
 /** A server on its own database; background services stay off unless a test asks for them. */
-export async function startTestServer(dialect: DialectName, options: { services?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(
+  dialect: DialectName,
+  options: { services?: boolean; config?: Partial<ServerConfig>; shareDatabaseWith?: TestServer } = {},
+): Promise<TestServer> {
   const name = `t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
   let cleanup: () => Promise<void>;
   let databaseUrl: string;
   let databaseSchema: string | undefined;
-  if (dialect === "sqlite") {
+  if (options.shareDatabaseWith) {
+    // A second server on the first one's database (the first one cleans it up).
+    databaseUrl = options.shareDatabaseWith.config.databaseUrl;
+    databaseSchema = options.shareDatabaseWith.config.databaseSchema;
+    cleanup = async () => undefined;
+  } else if (dialect === "sqlite") {
     const dir = mkdtempSync(join(tmpdir(), "baton-test-"));
     databaseUrl = `sqlite:${join(dir, "baton.db")}`;
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
@@ -47,7 +55,10 @@ export async function startTestServer(dialect: DialectName, options: { services?
     databaseSchema = name;
     cleanup = () => dropSchema(name);
   }
-  const server = await startServer({ config: { port: 0, host: "127.0.0.1", databaseUrl, databaseSchema, logLevel: "silent", databasePoolSize: 20 }, services: options.services ?? false });
+  const server = await startServer({
+    config: { port: 0, host: "127.0.0.1", databaseUrl, databaseSchema, logLevel: "silent", databasePoolSize: 20, ...options.config },
+    services: options.services ?? false,
+  });
   const close = server.close;
   return {
     ...server,
