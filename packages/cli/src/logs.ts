@@ -91,8 +91,8 @@ async function followThroughStreams(ctx: CliContext, apiUrl: string, run: FlowRu
     const grace = Math.max(0, Math.min(FINAL_FLUSH_GRACE_MS, finalAt + FINAL_FLUSH_GRACE_MS - Date.now()));
     setTimeout(finish, grace);
   };
-  let logs: ServerStream<Log>;
-  let states: ServerStream<ReceivedEvent>;
+  let logs: ServerStream;
+  let states: ServerStream;
   try {
     logs = await ServerStream.open<Log>(apiUrl, "/logs/out", { type: "filter", filter: { flow_run_id: { any_: [run.id] } } }, "log", onLog);
   } catch {

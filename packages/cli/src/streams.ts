@@ -9,7 +9,7 @@ const OPEN_TIMEOUT_MS = 10_000;
  * clients do: the `prefect` subprotocol, `auth`, then the filter message; each item of the
  * given `type` is handed to `onItem` as it arrives.
  */
-export class ServerStream<T> {
+export class ServerStream {
   /** Resolves when the connection ends, with the server's close code and reason. */
   readonly closed: Promise<{ code: number; reason: string }>;
   #closing = false;
@@ -22,7 +22,7 @@ export class ServerStream<T> {
   }
 
   /** Connects and subscribes; a server that does not serve `path` is a `CliError`. */
-  static async open<T>(apiUrl: string, path: string, filterMessage: Record<string, unknown>, type: string, onItem: (item: T) => void): Promise<ServerStream<T>> {
+  static async open<T>(apiUrl: string, path: string, filterMessage: Record<string, unknown>, type: string, onItem: (item: T) => void): Promise<ServerStream> {
     const url = `${apiUrl.replace(/^http/, "ws")}${path}`;
     const socket = new WebSocket(url, ["prefect"]);
     const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once("close", (code, reason) => resolve({ code, reason: String(reason) })));
@@ -55,7 +55,7 @@ export class ServerStream<T> {
       });
       void closed.then(({ code, reason }) => fail(new Error(`closed (${code}${reason ? `: ${reason}` : ""})`)));
     });
-    const stream = new ServerStream<T>(socket, closed);
+    const stream = new ServerStream(socket, closed);
     return stream;
   }
 
