@@ -109,13 +109,23 @@ function asTemplateError(error: unknown): TemplateError {
   return new TemplateError(reason || "invalid template", line, column);
 }
 
-/** Compiles `source`, throwing a TemplateError for bad syntax. */
+/** Compiled templates by source: compiling (to a JS function) costs far more than rendering. */
+const compiled = new Map<string, nunjucks.Template>();
+const COMPILED_CACHE_SIZE = 1000;
+
+/** Compiles `source` (or takes it from the cache), throwing a TemplateError for bad syntax. */
 export function compileTemplate(source: string): nunjucks.Template {
+  const cached = compiled.get(source);
+  if (cached) return cached;
+  let template: nunjucks.Template;
   try {
-    return new nunjucks.Template(source, env, undefined, true);
+    template = new nunjucks.Template(source, env, undefined, true);
   } catch (error) {
     throw asTemplateError(error);
   }
+  if (compiled.size >= COMPILED_CACHE_SIZE) compiled.delete(compiled.keys().next().value!);
+  compiled.set(source, template);
+  return template;
 }
 
 /**

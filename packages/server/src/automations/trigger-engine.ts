@@ -1,5 +1,5 @@
 import type { Automation, CompositeTrigger, EventTrigger, ReceivedEvent, Trigger } from "@baton/core";
-import type { Database } from "../db/database.js";
+import type { Database, Executor } from "../db/database.js";
 import { automationsVersion, readAllAutomations } from "../db/queries/automations.js";
 import {
   clearChildFirings,
@@ -55,6 +55,15 @@ interface LoadedTrigger {
 const seconds = (s: number): number => s * 1000;
 
 /**
+ * A top-level Reactive trigger with no window, no `after` and a threshold of at most 1 fires
+ * for every expected event and keeps no state between events (the common "when X happens").
+ */
+function stateless(loaded: LoadedTrigger): boolean {
+  const { trigger, parent } = loaded;
+  return parent === null && trigger.posture === "Reactive" && trigger.within === 0 && trigger.threshold <= 1 && trigger.after.length === 0;
+}
+
+/**
  * Evaluates automations' triggers, as Prefect's triggers service does: `handle()` is fed
  * every event (the reactive side), `evaluateProactive()` runs periodically (the proactive side:
  * firing when expected events did not come). All state lives in the database (one bucket per
@@ -71,8 +80,28 @@ export class TriggerEngine {
   private dirty = true;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly seen = new Set<string>();
+  /**
+   * Where trigger state is read and written during an evaluation: the transaction of the
+   * current batch (one commit per batch, not one per statement: on PostgreSQL each commit waits
+   * for the WAL to reach the disk).
+   */
+  private ex: Executor;
 
-  constructor(private readonly options: TriggerEngineOptions) {}
+  constructor(private readonly options: TriggerEngineOptions) {
+    this.ex = options.db.kysely;
+  }
+
+  /** Runs `fn` with `this.ex` bound to one write transaction. Nothing inside may use `db.kysely` (on SQLite its one connection is held). */
+  private async transaction(fn: () => Promise<void>): Promise<void> {
+    await this.options.db.write(async (trx) => {
+      this.ex = trx;
+      try {
+        await fn();
+      } finally {
+        this.ex = this.options.db.kysely;
+      }
+    });
+  }
 
   /** The number of event triggers loaded (enabled automations only). */
   get triggerCount(): number {
@@ -88,11 +117,16 @@ export class TriggerEngine {
   handle(events: readonly ReceivedEvent[]): Promise<void> {
     return this.serially(async () => {
       await this.refresh();
-      for (const event of events) {
-        if (this.seen.has(event.id)) continue;
-        if (this.triggers.size > 0) await this.reactive(event);
-        this.remember(event.id);
+      const fresh = events.filter((event) => !this.seen.has(event.id));
+      const interested = this.triggers.size === 0 ? "none" : this.interest(fresh);
+      if (interested === "stateful") {
+        await this.transaction(async () => {
+          for (const event of fresh) await this.reactive(event);
+        });
+      } else if (interested === "stateless") {
+        for (const event of fresh) await this.reactive(event);
       }
+      for (const event of fresh) this.remember(event.id);
     });
   }
 
@@ -116,7 +150,10 @@ export class TriggerEngine {
         const due = this.nextProactiveRuns.get(key) ?? now.getTime();
         if (due > now.getTime()) continue;
         try {
-          this.nextProactiveRuns.set(key, (await this.proactive(loaded, now)).getTime());
+          // One transaction per trigger: a failing trigger does not undo the others.
+          await this.transaction(async () => {
+            this.nextProactiveRuns.set(key, (await this.proactive(loaded, now)).getTime());
+          });
         } catch (error) {
           this.options.logger.error({ err: error, automation: loaded.automation.id, trigger: loaded.trigger.id }, "proactive evaluation failed");
         }
@@ -171,11 +208,30 @@ export class TriggerEngine {
     this.options.logger.debug({ automations: automations.length, triggers: triggers.size }, "automations loaded");
   }
 
+  /** Whether any trigger covers these events, and whether one of them keeps state (then a transaction is opened). */
+  private interest(events: readonly ReceivedEvent[]): "none" | "stateless" | "stateful" {
+    let result: "none" | "stateless" | "stateful" = "none";
+    for (const event of events) {
+      for (const loaded of this.triggers.values()) {
+        if (!loaded.matcher.covers(event)) continue;
+        if (!stateless(loaded)) return "stateful";
+        result = "stateless";
+      }
+    }
+    return result;
+  }
+
   private async reactive(event: ReceivedEvent): Promise<void> {
-    const db = this.options.db.kysely;
+    const db = this.ex;
     for (const loaded of this.triggers.values()) {
       const { trigger, matcher, automation } = loaded;
       if (!matcher.covers(event)) continue;
+      if (stateless(loaded)) {
+        // Every expected event fires it at once: the window Prefect's algorithm would open is
+        // closed in the same evaluation, so nothing is stored (and nothing needs to survive).
+        if (matcher.expects(event.event)) await this.fireImmediately(loaded, event);
+        continue;
+      }
       const ref: BucketRef = { automationId: automation.id, triggerId: trigger.id, bucketingKey: matcher.bucketingKey(event) };
       const occurred = new Date(event.occurred);
       const within = seconds(trigger.within);
@@ -197,7 +253,7 @@ export class TriggerEngine {
   }
 
   private async proactive(loaded: LoadedTrigger, asOf: Date): Promise<Date> {
-    const db = this.options.db.kysely;
+    const db = this.ex;
     const { automation, trigger } = loaded;
     const within = seconds(trigger.within);
     let runAgainAt = asOf.getTime() + within;
@@ -218,7 +274,7 @@ export class TriggerEngine {
    * window has closed for Proactive), and opens the next window. Returns the bucket left open.
    */
   private async evaluate(loaded: LoadedTrigger, initial: Bucket, now: Date, event: ReceivedEvent | null): Promise<Bucket | null> {
-    const db = this.options.db.kysely;
+    const db = this.ex;
     const { trigger } = loaded;
     let bucket = initial;
     let count = event ? 1 : 0;
@@ -268,6 +324,17 @@ export class TriggerEngine {
     return startNewBucket(db, bucket, start, end, count);
   }
 
+  private async fireImmediately(loaded: LoadedTrigger, event: ReceivedEvent): Promise<void> {
+    const { trigger } = loaded;
+    const key = loaded.matcher.bucketingKey(event);
+    const firing = newFiring(trigger, this.options.clock.now(), {
+      triggering_labels: Object.fromEntries([...trigger.for_each].sort().map((label, i) => [label, key[i] ?? ""])),
+      triggering_event: event,
+    });
+    this.options.logger.info({ automation: loaded.automation.id, trigger: trigger.id }, `automation ${loaded.automation.name} triggered reactively`);
+    await this.fire(loaded.automation, loaded.parent, firing);
+  }
+
   private async fire(automation: Automation, parent: CompositeTrigger | null, firing: Firing): Promise<void> {
     if (parent) await this.evaluateComposite(automation, parent, firing);
     else await this.options.act(automation, firing);
@@ -275,7 +342,7 @@ export class TriggerEngine {
 
   /** A child of a compound or sequence trigger fired: record it, and fire the parent once enough children have. */
   private async evaluateComposite(automation: Automation, parent: CompositeTrigger, firing: Firing): Promise<void> {
-    const db = this.options.db.kysely;
+    const db = this.ex;
     const grandparent = this.composites.get(`${automation.id}:${parent.id}`)?.parent ?? null;
     const expected = parent.type === "sequence" ? parent.triggers.length : parent.require === "any" ? 1 : parent.require === "all" ? parent.triggers.length : parent.require;
     const firedAt = new Date(firing.triggered);
