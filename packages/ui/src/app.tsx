@@ -1,6 +1,7 @@
 import { createElement, Suspense, use, useEffect, useState, type ComponentType } from "react";
 import { Link, Route, Switch, useLocation } from "wouter";
 import type { UiSettings } from "./api";
+import { pageFileFor } from "./page-routes";
 import { useGet } from "./queries";
 
 // One chunk per page: the first screen loads only what it shows.
@@ -39,23 +40,23 @@ const pages = {
   automations: lazyPage(loaders.automations),
 };
 
-const PRELOAD: Array<[RegExp, keyof typeof loaders]> = [
-  [/^\/$/, "dashboard"],
-  [/^\/runs\/?$/, "runs"],
-  [/^\/runs\/[^/]+/, "run"],
-  [/^\/flows\/?$/, "flows"],
-  [/^\/flows\/[^/]+/, "flow"],
-  [/^\/deployments\/?$/, "deployments"],
-  [/^\/deployments\/[^/]+/, "deployment"],
-  [/^\/work-pools\/?$/, "workPools"],
-  [/^\/work-pools\/[^/]+/, "workPool"],
-  [/^\/concurrency-limits/, "concurrency"],
-  [/^\/variables/, "variables"],
-  [/^\/blocks/, "blocks"],
-  [/^\/artifacts/, "artifacts"],
-  [/^\/events/, "events"],
-  [/^\/automations/, "automations"],
-];
+const PAGE_BY_FILE: Record<string, keyof typeof loaders> = {
+  dashboard: "dashboard",
+  "flow-runs": "runs",
+  "flow-run": "run",
+  flows: "flows",
+  flow: "flow",
+  deployments: "deployments",
+  deployment: "deployment",
+  "work-pools": "workPools",
+  "work-pool": "workPool",
+  concurrency: "concurrency",
+  variables: "variables",
+  blocks: "blocks",
+  artifacts: "artifacts",
+  events: "events",
+  automations: "automations",
+};
 
 /**
  * Loads the chunk of the page at `path` (at boot, alongside /ui-settings, instead of after
@@ -63,8 +64,9 @@ const PRELOAD: Array<[RegExp, keyof typeof loaders]> = [
  * for at least 300 ms once shown).
  */
 export function preloadPage(path: string): Promise<void> {
-  const match = PRELOAD.find(([pattern]) => pattern.test(path));
-  return match ? pages[match[1]].preload().catch(() => undefined) : Promise.resolve();
+  const file = pageFileFor(path);
+  const page = file ? PAGE_BY_FILE[file] : undefined;
+  return page ? pages[page].preload().catch(() => undefined) : Promise.resolve();
 }
 
 /**

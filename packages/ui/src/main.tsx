@@ -25,12 +25,15 @@ const root = createRoot(document.getElementById("root")!);
 const firstPage = preloadPage(window.location.pathname);
 loadUiSettings()
   .then((settings) => {
-    // The runs page's first request goes out now, while React and the page's chunk load.
+    // The runs page's first request goes out now, while the page's chunk loads, and the first
+    // render waits for it a little: rows in the first paint rather than "Loading…" and a second render.
+    let firstData: Promise<unknown> = Promise.resolve();
     if (/^\/runs\/?$/.test(window.location.pathname)) {
       const body = runsPageBody(new URLSearchParams(window.location.search));
-      void queryClient.prefetchQuery({ queryKey: [RUNS_PAGE_PATH, body], queryFn: ({ signal }) => post(RUNS_PAGE_PATH, body, signal) });
+      const prefetch = queryClient.prefetchQuery({ queryKey: [RUNS_PAGE_PATH, body], queryFn: ({ signal }) => post(RUNS_PAGE_PATH, body, signal) });
+      firstData = Promise.race([prefetch, new Promise((resolve) => setTimeout(resolve, 400))]);
     }
-    return firstPage.then(() => settings);
+    return Promise.all([firstPage, firstData]).then(() => settings);
   })
   .then((settings) => {
     performance.mark("baton:render");

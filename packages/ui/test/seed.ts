@@ -105,3 +105,24 @@ export async function seed(server: TestServer): Promise<Seeded> {
   ]);
   return { flowId: flow.id, otherFlowId: other.id, deploymentId: deployment.id, runs: { completed, failed, running, scheduled, paused }, taskRuns };
 }
+
+/** Every page of the UI, by path (ids filled in from the seed). */
+export function pagePaths(data: Seeded): Array<[string, string]> {
+  return [
+    ["dashboard", "/"],
+    ["flow-runs", "/runs"],
+    ["flow-run", `/runs/${data.runs.completed}`],
+    ["flows", "/flows"],
+    ["flow", `/flows/${data.flowId}`],
+    ["deployments", "/deployments"],
+    ["deployment", `/deployments/${data.deploymentId}`],
+    ["work-pools", "/work-pools"],
+    ["work-pool", "/work-pools/local"],
+    ["concurrency-limits", "/concurrency-limits"],
+    ["variables", "/variables"],
+    ["blocks", "/blocks"],
+    ["artifacts", "/artifacts"],
+    ["events", "/events"],
+    ["automations", "/automations"],
+  ];
+}

@@ -56,8 +56,8 @@ export function RunGraph({ graph }: { graph: RunGraphData }) {
 
   if (graph.nodes.length === 0) return <p className="empty">No task runs have started yet.</p>;
   return (
-    <div className="graph" style={{ overflowX: "auto" }}>
-      <svg viewBox={`-4 -4 ${layout.width + 8} ${layout.height + 8}`} style={{ minWidth: Math.min(layout.width, 900), maxHeight: 600 }} role="img" aria-label="Task run graph">
+    <div className="graph">
+      <svg viewBox={`-4 -4 ${layout.width + 8} ${layout.height + 8}`} width={layout.width + 8} height={layout.height + 8} role="img" aria-label="Task run graph">
         {[...layout.nodes.values()].flatMap((node) =>
           node.parents
             .filter((p) => layout.position.has(p.id))
