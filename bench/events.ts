@@ -99,7 +99,9 @@ async function withServer<T>(database: DatabaseKind, messaging: "memory" | "redi
   const db = prepareDatabase(database, options.pgUrl);
   const prefix = `baton-bench:${randomUUID().slice(0, 8)}:`;
   const env: Record<string, string> = { ...db.env, BATON_MESSAGING: messaging, BATON_MESSAGING_REDIS_URL: REDIS_URL, BATON_MESSAGING_REDIS_PREFIX: prefix, BATON_LOG_LEVEL: "silent" };
-  const server = await startServerChild({ launcher: "serve", env, nodeArgs: [] });
+  // BATON_BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
+  const nodeArgs = (process.env.BATON_BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const server = await startServerChild({ launcher: "serve", env, nodeArgs });
   try {
     return await run(server);
   } finally {
