@@ -9,3 +9,6 @@ export { TriggerEngine } from "./automations/trigger-engine.js";
 export { renderTemplate, validateTemplate } from "./automations/templates.js";
 export { EventStream, emitEvents, toReceived, EVENTS_TOPIC, type EmittedEvent } from "./events/event-stream.js";
 export { createBus, MemoryBus, RedisBus, type MessagingConfig, type MessageBus, type MessageHandler, type SubscribeOptions } from "./messaging/index.js";
+export { LogStream, LOGS_TOPIC } from "./events/event-stream.js";
+export { eventMatches, logMatches } from "./events/matching.js";
+export { PERSISTER_GROUP } from "./events/persister.js";
