@@ -35,13 +35,18 @@ let counter = 0;
 /** A server on its own database; background services stay off unless a test asks for them. */
 export async function startTestServer(
   dialect: DialectName,
-  options: { services?: boolean; config?: Partial<ServerConfig>; clock?: Clock } = {},
+  options: { services?: boolean; config?: Partial<ServerConfig>; clock?: Clock; shareDatabaseWith?: TestServer } = {},
 ): Promise<TestServer> {
   const name = `t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
   let cleanup: () => Promise<void>;
   let databaseUrl: string;
   let databaseSchema: string | undefined;
-  if (dialect === "sqlite") {
+  if (options.shareDatabaseWith) {
+    // A second server on the first one's database (the first one cleans it up).
+    databaseUrl = options.shareDatabaseWith.config.databaseUrl;
+    databaseSchema = options.shareDatabaseWith.config.databaseSchema;
+    cleanup = async () => undefined;
+  } else if (dialect === "sqlite") {
     const dir = mkdtempSync(join(tmpdir(), "baton-test-"));
     databaseUrl = `sqlite:${join(dir, "baton.db")}`;
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
@@ -50,7 +55,8 @@ export async function startTestServer(
     databaseSchema = name;
     cleanup = () => dropSchema(name);
   }
-  const server = await startServer({ config: { port: 0, host: "127.0.0.1", databaseUrl, databaseSchema, logLevel: "silent", databasePoolSize: 20, ...options.config },
+  const server = await startServer({
+    config: { port: 0, host: "127.0.0.1", databaseUrl, databaseSchema, logLevel: "silent", databasePoolSize: 20, ...options.config },
     services: options.services ?? false,
     ...(options.clock ? { clock: options.clock } : {}),
   });

@@ -1,7 +1,7 @@
-import { Event, EventFilter, EventFilterBody, EventPage, InvalidInputError, MAX_EVENT_BATCH } from "@baton/core";
+import { Countable, Event, EventCount, EventCountBody, EventFilter, EventFilterBody, EventPage, InvalidInputError, MAX_EVENT_BATCH } from "@baton/core";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
-import { filterEvents } from "../db/queries/events.js";
+import { countEvents, filterEvents } from "../db/queries/events.js";
 import { receiveEvents } from "../events/receive.js";
 import type { ApiContext } from "./context.js";
 
@@ -35,6 +35,17 @@ export function registerEventRoutes({ router, db, events }: ApiContext): void {
       const filter = pinUntil(body.filter ?? undefined, new Date().toISOString());
       return readPage(db, request, { ...body, filter, offset: 0 });
     },
+  });
+  router.route({
+    method: "POST",
+    path: "/events/count-by/{countable}",
+    tag: "Events",
+    summary: "Count the events matching a filter by day, time span, event name or resource",
+    params: z.object({ countable: Countable }),
+    body: EventCountBody,
+    response: z.array(EventCount),
+    handler: ({ params, body }) =>
+      countEvents(db, pinUntil(body.filter, new Date().toISOString()), params.countable, body.time_unit, body.time_interval),
   });
   router.route({
     method: "GET",

@@ -15,6 +15,8 @@ export interface MessageBus {
    * subscriber; the returned function stops it (after the batch in hand, if any).
    */
   subscribe(topic: string, group: string, handler: MessageHandler, options?: SubscribeOptions): Promise<() => Promise<void>>;
+  /** Housekeeping the retention service asks for now and then (Redis: trim streams, drop dead groups). */
+  trim?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -20,6 +20,8 @@ const BLOCK_MS = 1000;
 const CLAIM_IDLE_MS = 60_000;
 const CLAIM_EVERY_MS = 30_000;
 const FIELD = "m";
+/** An ephemeral group none of whose consumers read for this long belonged to a process that is gone. */
+const STALE_GROUP_IDLE_MS = 3_600_000;
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -159,6 +161,32 @@ export class RedisBus implements MessageBus {
     return unsubscribe;
   }
 
+  /**
+   * Trims every stream under the prefix to about `maxLength` entries (XADD trims only the
+   * stream written to) and destroys ephemeral groups whose consumers have all been idle for
+   * an hour (a server process that died without unsubscribing).
+   */
+  async trim(): Promise<void> {
+    const keys: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, found] = (await this.#redis.call("SCAN", cursor, "MATCH", `${this.options.prefix}*`, "COUNT", 1000, "TYPE", "stream")) as [string, string[]];
+      cursor = next;
+      keys.push(...found);
+    } while (cursor !== "0");
+    for (const key of keys) {
+      await this.#redis.xtrim(key, "MAXLEN", "~", this.options.maxLength);
+      const groups = (await this.#redis.call("XINFO", "GROUPS", key)) as unknown[][];
+      for (const info of groups) {
+        const group = String(fieldOf(info, "name"));
+        if (!group.startsWith("live-")) continue;
+        const consumers = (await this.#redis.call("XINFO", "CONSUMERS", key, group)) as unknown[][];
+        const idle = consumers.every((c) => Number(fieldOf(c, "idle")) > STALE_GROUP_IDLE_MS);
+        if (idle) await this.#redis.xgroup("DESTROY", key, group);
+      }
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     await Promise.all([...this.#subscriptions].map((unsubscribe) => unsubscribe()));
@@ -170,6 +198,12 @@ export class RedisBus implements MessageBus {
   get redis(): Redis {
     return this.#redis;
   }
+}
+
+/** A field of an XINFO reply (a flat list of names and values). */
+function fieldOf(info: unknown[], name: string): unknown {
+  const index = info.indexOf(name);
+  return index === -1 ? undefined : info[index + 1];
 }
 
 function sleep(ms: number): Promise<void> {

@@ -7,6 +7,7 @@ import { PauseExpirationsService } from "./pause-expirations.js";
 import { SchedulerService } from "./scheduler.js";
 import { TriggersService } from "./triggers.js";
 import { ZombiesService } from "./zombies.js";
+import { RetentionService } from "./retention.js";
 import type { LoopService, ServiceResources } from "./service.js";
 
 type ServiceFactory = (resources: ServiceResources, intervalSeconds: number) => LoopService;
@@ -20,6 +21,7 @@ const SERVICE_FACTORIES: Partial<Record<ServiceName, ServiceFactory>> = {
   cancellation_cleanup: (r, s) => new CancellationCleanupService(r, s),
   pause_expirations: (r, s) => new PauseExpirationsService(r, s),
   concurrency_lease_expirations: (r, s) => new ConcurrencyLeaseExpirationsService(r, s),
+  retention: (r, s) => new RetentionService(r, s),
   triggers: (r, s) => new TriggersService(r, s),
 };
 

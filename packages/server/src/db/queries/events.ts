@@ -1,4 +1,4 @@
-import { FLOW_RUN_HEARTBEAT_EVENT, RESOURCE_ID_LABEL, type Event, type EventFilter, type ReceivedEvent } from "@baton/core";
+import { FLOW_RUN_HEARTBEAT_EVENT, InvalidInputError, RESOURCE_ID_LABEL, type Countable, type Event, type EventCount, type EventFilter, type ReceivedEvent, type TimeUnit } from "@baton/core";
 import { sql, type RawBuilder, type Selectable, type SqlBool } from "kysely";
 import type { Database } from "../database.js";
 import { fromJson } from "../json.js";
@@ -119,7 +119,7 @@ function anyPrefix(column: string, prefixes: readonly string[]): RawBuilder<SqlB
   return sql<SqlBool>`(${sql.join(prefixes.map((p) => startsWith(column, p)), sql` OR `)})`;
 }
 
-function eventConditions(filter: EventFilter | null | undefined): Array<RawBuilder<SqlBool>> {
+export function eventConditions(filter: EventFilter | null | undefined): Array<RawBuilder<SqlBool>> {
   const conds: Array<RawBuilder<SqlBool>> = [];
   if (!filter) return conds;
   const { occurred, event, resource, id } = filter;
@@ -155,4 +155,88 @@ export async function filterEvents(
       .executeTakeFirstOrThrow(),
   ]);
   return { events: rows.map(eventFromRow), total: Number(count.n) };
+}
+
+/** Most groups one count returns, and most time buckets one count may ask for (as Prefect). */
+const MAX_COUNT_GROUPS = 1000;
+const UNIT_SECONDS: Record<TimeUnit, number> = { week: 604_800, day: 86_400, hour: 3600, minute: 60, second: 1 };
+
+/**
+ * `POST /events/count-by/{countable}`: how many events match `filter`, by event name, by
+ * resource (labelled with its `prefect.resource.name` when it has one), or by time bucket
+ * (`day`, or `time` with `time_unit` x `time_interval`), every bucket from the filter's
+ * `occurred.since` to `until` listed, empty ones with 0.
+ */
+export async function countEvents(
+  db: Database,
+  filter: EventFilter,
+  countable: Countable,
+  timeUnit: TimeUnit,
+  timeInterval: number,
+): Promise<EventCount[]> {
+  const conds = eventConditions(filter);
+  const where = conds.length > 0 ? sql<SqlBool>`${sql.join(conds, sql` AND `)}` : sql<SqlBool>`1 = 1`;
+  const postgres = db.dialect.name === "postgres";
+  if (countable === "event" || countable === "resource") {
+    const key = countable === "event" ? "event" : "resource_id";
+    const name = postgres ? sql`max(resource ->> 'prefect.resource.name')` : sql`max(json_extract(resource, '$."prefect.resource.name"'))`;
+    const rows = await sql<{ value: string; label: string | null; n: number | string; first: string; last: string }>`
+      SELECT ${sql.ref(key)} AS value, ${countable === "resource" ? name : sql`NULL`} AS label, count(*) AS n,
+        min(occurred) AS first, max(occurred) AS last
+      FROM event WHERE ${where}
+      GROUP BY ${sql.ref(key)}
+      ORDER BY count(*) DESC, ${sql.ref(key)} ASC
+      LIMIT ${MAX_COUNT_GROUPS}
+    `.execute(db.kysely);
+    return rows.rows.map((r) => ({ value: r.value, label: r.label ?? r.value, count: Number(r.n), start_time: toIso(r.first), end_time: toIso(r.last) }));
+  }
+  const unit: TimeUnit = countable === "day" ? "day" : timeUnit;
+  const span = UNIT_SECONDS[unit] * (countable === "day" ? 1 : timeInterval);
+  const until = Date.parse(filter.occurred?.until ?? new Date().toISOString());
+  const since = Date.parse(filter.occurred?.since ?? new Date(until - 86_400_000).toISOString());
+  const start = floorTo(since, unit);
+  const buckets = Math.max(1, Math.ceil((until - start) / (span * 1000)));
+  if (buckets > MAX_COUNT_GROUPS) {
+    throw new InvalidInputError("time_interval", `would make ${buckets} buckets of the time range, more than ${MAX_COUNT_GROUPS}: make the interval longer or the range shorter`);
+  }
+  const startIso = new Date(start).toISOString();
+  const bucket = postgres
+    ? sql<number>`floor(extract(epoch from (occurred - ${startIso}::timestamptz)) / ${span})::int`
+    : sql<number>`CAST((julianday(occurred) - julianday(${startIso})) * 86400.0 / ${span} AS INTEGER)`;
+  const timeWhere = sql<SqlBool>`${where} AND occurred >= ${startIso} AND occurred <= ${new Date(until).toISOString()}`;
+  const rows = await sql<{ bucket: number | string; n: number | string }>`
+    SELECT ${bucket} AS bucket, count(*) AS n FROM event WHERE ${timeWhere} GROUP BY 1
+  `.execute(db.kysely);
+  const counts = new Map(rows.rows.map((r) => [Number(r.bucket), Number(r.n)]));
+  const out: EventCount[] = [];
+  for (let i = 0; i < buckets; i++) {
+    const from = new Date(start + i * span * 1000).toISOString();
+    const to = new Date(start + (i + 1) * span * 1000 - 1).toISOString();
+    out.push({ value: from, label: from, count: counts.get(i) ?? 0, start_time: from, end_time: to });
+  }
+  return out;
+}
+
+/** The start of the time unit `ms` falls in (UTC; weeks start on Monday). */
+function floorTo(ms: number, unit: TimeUnit): number {
+  const date = new Date(ms);
+  switch (unit) {
+    case "second":
+      return Math.floor(ms / 1000) * 1000;
+    case "minute":
+      return Math.floor(ms / 60_000) * 60_000;
+    case "hour":
+      return Math.floor(ms / 3_600_000) * 3_600_000;
+    case "day":
+      return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
+    case "week": {
+      const day = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
+      return day - ((date.getUTCDay() + 6) % 7) * 86_400_000;
+    }
+  }
+}
+
+/** Timestamps as both databases return them, as ISO strings. */
+function toIso(value: string | Date): string {
+  return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
 }
