@@ -123,6 +123,13 @@ for (const dialect of DIALECTS) {
       await server.persisted([fine.id]);
       await bad.waitFor((c) => c.of("error").length === 5, "fifth error");
       expect(String(bad.of("error")[4]!.reason)).toContain(orphan.id);
+      // NUL characters, which PostgreSQL cannot store, are refused before they reach the persister.
+      bad.send({ ...event("baton.garbage.nul", "baton.g.nul"), payload: { text: "a\u0000b" } });
+      await bad.waitFor((c) => c.of("error").length === 6, "sixth error");
+      expect(String(bad.of("error")[5]!.reason)).toMatch(/NUL/);
+      const afterNul = event("baton.garbage.after-nul", "baton.g.after");
+      good.send(afterNul);
+      await server.persisted([afterNul.id]);
       // The server is still fine.
       expect((await server.call("GET", "/health")).status).toBe(200);
     });

@@ -1,4 +1,5 @@
-import { Event, EventFilter, InvalidInputError, type ReceivedEvent } from "@baton/core";
+import { Event, EventFilter, InvalidInputError, MAX_EVENT_BATCH, type ReceivedEvent } from "@baton/core";
+import { fastEvent } from "../events/fast-event.js";
 import type { FastifyInstance } from "fastify";
 import type { RawData, WebSocket } from "ws";
 import { z } from "zod";
@@ -16,7 +17,7 @@ const BACKFILL_LIMIT = 1000;
 /** Events a connection has read and not yet handed on; beyond it the socket stops reading. */
 const MAX_IN_FLIGHT = 20_000;
 
-const Batch = z.array(Event).max(10_000);
+const Batch = z.array(Event).max(MAX_EVENT_BATCH);
 
 /**
  * `events/in` and `events/out`, the websockets of Prefect's event stream.
@@ -99,6 +100,8 @@ function serveEventsIn(socket: WebSocket, { db, events: stream }: ApiContext, lo
   socket.on("message", (data: RawData, isBinary: boolean) => {
     const text = messageText(data, isBinary);
     if (typeof text !== "string") return void sendJson(socket, { type: "error", reason: text.error });
+    // Neither database stores NUL characters (PostgreSQL refuses them), as POST /events refuses them.
+    if (text.includes("\\u0000") || text.includes("\u0000")) return void sendJson(socket, { type: "error", reason: "strings may not contain NUL (\\u0000) characters" });
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -109,10 +112,21 @@ function serveEventsIn(socket: WebSocket, { db, events: stream }: ApiContext, lo
       first = false;
       if (messageType(value) === "auth") return void sendJson(socket, { type: "auth_success" });
     }
-    const parsed = Array.isArray(value) ? Batch.safeParse(value) : Event.safeParse(value);
-    if (!parsed.success) return void sendJson(socket, { type: "error", reason: `invalid event: ${firstIssue(parsed.error)}` });
-    if (Array.isArray(parsed.data)) for (const event of parsed.data) pending.push(event);
-    else pending.push(parsed.data);
+    const items = Array.isArray(value) ? value : [value];
+    const fast: Event[] = [];
+    for (const item of items) {
+      const event = fastEvent(item);
+      if (!event) break;
+      fast.push(event);
+    }
+    if (fast.length === items.length && items.length <= MAX_EVENT_BATCH) {
+      for (const event of fast) pending.push(event);
+    } else {
+      const parsed = Array.isArray(value) ? Batch.safeParse(value) : Event.safeParse(value);
+      if (!parsed.success) return void sendJson(socket, { type: "error", reason: `invalid event: ${firstIssue(parsed.error)}` });
+      if (Array.isArray(parsed.data)) for (const event of parsed.data) pending.push(event);
+      else pending.push(parsed.data);
+    }
     if (pending.length >= MAX_IN_FLIGHT && !paused) {
       paused = true;
       socket.pause();
