@@ -64,7 +64,11 @@ export class ActionExecutor {
   }
 
   private async runAll(triggered: ReceivedEvent, actions: TriggeredAction[]): Promise<void> {
-    await this.options.publish([triggered, ...actions.map((a) => this.actionEvent(a, "triggered", {}, []))]);
+    // Published while the first action runs (not before it: on Redis that is a round trip);
+    // awaited before any outcome is published, so the events keep their order.
+    let announced: Promise<unknown> | undefined = Promise.resolve(this.options.publish([triggered, ...actions.map((a) => this.actionEvent(a, "triggered", {}, []))])).catch(
+      (error: unknown) => this.options.logger.error({ err: error, automation: triggered.resource["prefect.resource.id"] }, "could not publish an automation's triggered events"),
+    );
     for (const action of actions) {
       let event: ReceivedEvent;
       try {
@@ -76,8 +80,11 @@ export class ActionExecutor {
         this.options.logger.warn({ automation: action.automation.id, action: action.action.type, reason }, "automation action failed");
         event = this.actionEvent(action, "failed", { reason }, []);
       }
+      if (announced) await announced;
+      announced = undefined;
       await this.options.publish([event]);
     }
+    await announced;
   }
 
   private actionEvent(a: TriggeredAction, outcome: "triggered" | "executed" | "failed", extra: Record<string, unknown>, related: Related): ReceivedEvent {
