@@ -37,6 +37,8 @@ export async function openBrowser(options: { width?: number; height?: number; al
     viewport: { width: options.width ?? 1280, height: options.height ?? 800 },
     colorScheme: options.colorScheme ?? "light",
   });
+  // Generous for a shared 2-core machine; a test that waits this long has failed anyway.
+  context.setDefaultTimeout(20_000);
   const page = context.pages()[0] ?? (await context.newPage());
   const failures: string[] = [];
   const onResponse = (response: Response) => {

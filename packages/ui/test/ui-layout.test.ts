@@ -4,7 +4,7 @@ import { openBrowser, type Browser } from "./browser.js";
 import { pagePaths, seed, type Seeded } from "./seed.js";
 
 /** Themes, the phone layout and the keyboard, on a seeded server. */
-describe("web UI layout, themes and keyboard", () => {
+describe("web UI layout, themes and keyboard", { timeout: 60_000 }, () => {
   let server: TestServer;
   let data: Seeded;
   const browsers: Browser[] = [];

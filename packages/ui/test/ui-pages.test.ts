@@ -7,7 +7,7 @@ import { seed, type Seeded } from "./seed.js";
  * The web UI in headless Chromium against a real Baton server (SQLite) with seeded runs:
  * each page shows its data, actions reach the API, and no request answers 4xx/5xx.
  */
-describe("web UI", () => {
+describe("web UI", { timeout: 60_000 }, () => {
   let server: TestServer;
   let browser: Browser;
   let data: Seeded;
@@ -116,6 +116,10 @@ describe("web UI", () => {
     await visit(`/deployments/${data.deploymentId}`);
     await page.getByRole("heading", { name: "nightly" }).waitFor();
     await page.getByText("every 1h (UTC)").waitFor();
+    await page.getByLabel("Schedule every 1h (UTC) active").uncheck();
+    await expect.poll(async () => (await server.call<Array<{ active: boolean }>>("GET", `/deployments/${data.deploymentId}/schedules`)).body[0]?.active).toBe(false);
+    await page.getByLabel("Schedule every 1h (UTC) active").check();
+    await expect.poll(async () => (await server.call<Array<{ active: boolean }>>("GET", `/deployments/${data.deploymentId}/schedules`)).body[0]?.active).toBe(true);
     await page.getByRole("button", { name: "Run", exact: true }).click();
     const form = page.getByRole("form", { name: "Parameters" });
     await form.getByLabel("source").fill("s3://from-the-ui");
