@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import { MAX_EVENT_BATCH, TASK_RUN_EVENT_PREFIX, type EventCreate, type State, type StateType, type TaskRun } from "@baton/core";
+import { MAX_EVENT_BATCH, newId, TASK_RUN_EVENT_PREFIX, type EventCreate, type State, type StateType, type TaskRun } from "@baton/core";
 import { isTransient, RETRY_PAUSES_MS, type BatonClient } from "../client.js";
 import { sleep } from "./retries.js";
 
@@ -173,7 +172,11 @@ function stateName(type: StateType): string {
   return type.charAt(0) + type.slice(1).toLowerCase();
 }
 
-/** A state made here rather than by the server (ids are the events' ids). */
+/**
+ * A state made here rather than by the server (ids are the events' ids). Ids are UUIDv7s, as
+ * task runs' are: the server's state and event tables are keyed by them, and time-ordered keys
+ * are appended to those indexes rather than scattered over them.
+ */
 export function localState(type: StateType, name: string, timestamp: string, extra: Pick<State, "message" | "data" | "state_details"> = { message: null, data: null, state_details: {} }): State {
-  return { id: randomUUID(), type, name, timestamp, message: extra.message ?? null, data: extra.data ?? null, state_details: extra.state_details };
+  return { id: newId(), type, name, timestamp, message: extra.message ?? null, data: extra.data ?? null, state_details: extra.state_details };
 }
