@@ -1,6 +1,7 @@
 import type { Log, LogCreate, LogFilter } from "@baton/core";
 import type { Selectable } from "kysely";
-import type { Database } from "../database.js";
+import { insertRows } from "../bulk-insert.js";
+import type { Database, Executor } from "../database.js";
 import { logConditions } from "../filters.js";
 import { newId } from "../json.js";
 import type { LogTable } from "../schema.js";
@@ -10,10 +11,18 @@ export function logFromRow(row: Selectable<LogTable>): Log {
   return { ...row, updated: row.created };
 }
 
-/** Inserts a batch of logs in one statement per chunk (SQLite caps bound parameters). */
+const INSERT_LOGS = {
+  key: "logs",
+  table: "log",
+  columns: ["id", "created", "name", "level", "message", "timestamp", "flow_run_id", "task_run_id"],
+} as const;
+/** Rows per INSERT: 8 columns each stays well under both databases' bound-parameter caps. */
+const CHUNK = 1000;
+
+/** Inserts a batch of logs: one transaction, one statement per chunk of rows. */
 export async function insertLogs(db: Database, logs: ReadonlyArray<LogCreate & { timestamp: string }>): Promise<void> {
   const now = new Date().toISOString();
-  const rows = logs.map((log) => ({
+  const rows: Array<Selectable<LogTable>> = logs.map((log) => ({
     id: newId(),
     created: now,
     name: log.name,
@@ -23,10 +32,13 @@ export async function insertLogs(db: Database, logs: ReadonlyArray<LogCreate & {
     flow_run_id: log.flow_run_id ?? null,
     task_run_id: log.task_run_id ?? null,
   }));
-  const CHUNK = 500;
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    await db.kysely.insertInto("log").values(rows.slice(i, i + CHUNK)).execute();
-  }
+  if (rows.length === 0) return;
+  const write = async (trx: Executor) => {
+    for (let i = 0; i < rows.length; i += CHUNK) await insertRows(trx, db.dialect.name, INSERT_LOGS, rows.slice(i, i + CHUNK));
+  };
+  // One chunk needs no transaction of its own; several are written together or not at all.
+  if (rows.length <= CHUNK) await write(db.kysely);
+  else await db.write(write);
 }
 
 export async function filterLogs(
