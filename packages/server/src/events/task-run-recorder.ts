@@ -10,7 +10,6 @@ import {
 import type { Selectable } from "kysely";
 import { insertRows } from "../db/bulk-insert.js";
 import type { Database, Executor } from "../db/database.js";
-import type { DialectName } from "../db/dialect.js";
 import { toJson } from "../db/json.js";
 import type { StateTable, TaskRunTable } from "../db/schema.js";
 import { STATE_COLUMNS, stateRow } from "../db/queries/states.js";
