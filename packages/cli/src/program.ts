@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { configureBlockCommand } from "./commands/block.js";
 import { configureConfigCommand } from "./commands/config.js";
 import { configureDeployCommand } from "./commands/deploy.js";
+import { configureEventCommand } from "./commands/event.js";
 import { configureDeploymentCommand } from "./commands/deployment.js";
 import { configureFlowRunCommand } from "./commands/flow-run.js";
 import { configureFlowCommand } from "./commands/flow.js";
@@ -49,6 +50,7 @@ export function buildProgram(ctx: CliContext): Command {
   configureArtifactCommand(program, ctx);
   configureGlobalConcurrencyLimitCommand(program, ctx);
   configureTagConcurrencyLimitCommand(program, ctx);
+  configureEventCommand(program, ctx);
   return program;
 }
 

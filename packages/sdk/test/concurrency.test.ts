@@ -118,7 +118,7 @@ describe("concurrency()", () => {
     await expect(concurrency("killed", { timeoutSeconds: 0.2 }, () => 1)).rejects.toBeInstanceOf(AcquireConcurrencySlotTimeoutError);
 
     const later = { now: () => new Date(Date.now() + 61_000) };
-    const [reaper] = createServices({ db: t.server.db, config: t.server.config, clock: later, logger: quiet }, ["concurrency_lease_expirations"]);
+    const [reaper] = createServices({ db: t.server.db, config: t.server.config, events: t.server.events, clock: later, logger: quiet }, ["concurrency_lease_expirations"]);
     await reaper!.runOnce();
     expect((await readLimit("killed")).active_slots).toBe(0);
     expect(await concurrency("killed", { timeoutSeconds: 1 }, () => "free again")).toBe("free again");

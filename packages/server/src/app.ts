@@ -30,6 +30,10 @@ import { registerBlockRoutes } from "./api/blocks.js";
 import { registerTaskRunSubscriptionRoutes } from "./api/task-run-subscriptions.js";
 import { registerTaskWorkerRoutes } from "./api/task-workers.js";
 import { BackgroundTasks } from "./background/background-tasks.js";
+import type { EventStream } from "./events/event-stream.js";
+import { LogWriter } from "./logs/log-writer.js";
+import { registerEventWebsocketRoutes } from "./api/events-websockets.js";
+import { registerLogWebsocketRoutes } from "./api/logs-websockets.js";
 
 export const API_PREFIX = "/api";
 
@@ -38,7 +42,7 @@ export const API_PREFIX = "/api";
  * document with its docs page. Route modules live in `api/`, one per resource, named after
  * the path they serve (`/api/flow_runs/...` is `api/flow-runs.ts`).
  */
-export async function buildApp(config: ServerConfig, db: Database): Promise<FastifyInstance> {
+export async function buildApp(config: ServerConfig, db: Database, events: EventStream): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === "silent" ? false : { level: config.logLevel },
     // One log line per request would cost more than the request itself on hot paths.
@@ -51,12 +55,15 @@ export async function buildApp(config: ServerConfig, db: Database): Promise<Fast
   installErrorHandling(app);
 
   const router = new ApiRouter(app, API_PREFIX);
-  const backgroundTasks = new BackgroundTasks(db, config.taskWorkerGraceSeconds, app.log);
+  const backgroundTasks = new BackgroundTasks(db, config.taskWorkerGraceSeconds, app.log, events);
   app.addHook("onClose", () => backgroundTasks.close());
   // Background task runs waiting from before this start are delivered again.
   await backgroundTasks.restore();
   await registerTaskRunSubscriptionRoutes(app, API_PREFIX, backgroundTasks);
-  const context = { router, db, config, backgroundTasks };
+  const logWriter = new LogWriter(db, events.logs, (error) => app.log.error({ err: error }, "publishing logs failed"));
+  const context = { router, db, config, backgroundTasks, events, logWriter };
+  registerEventWebsocketRoutes(app, API_PREFIX, context);
+  registerLogWebsocketRoutes(app, API_PREFIX, context);
   registerRootRoutes(context);
   registerFlowRoutes(context);
   registerFlowRunRoutes(context);

@@ -2,13 +2,14 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { isEncryptionKey } from "./blocks/encryption.js";
+import type { MessagingConfig } from "./messaging/index.js";
 
 /**
  * Every server setting, read once from the environment at boot. A bad value stops the
  * start with a message that names the variable. `baton config view` prints these.
  */
 /** The background services, by the name used in BATON_SERVER_SERVICES_<NAME>_* settings. */
-export const SERVICE_NAMES = ["scheduler", "late_runs", "zombies", "foreman", "cancellation_cleanup", "pause_expirations", "concurrency_lease_expirations"] as const;
+export const SERVICE_NAMES = ["scheduler", "late_runs", "zombies", "foreman", "cancellation_cleanup", "pause_expirations", "concurrency_lease_expirations", "retention"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** How often each service runs a pass by default, in seconds. */
@@ -20,6 +21,7 @@ const DEFAULT_LOOP_SECONDS: Record<ServiceName, number> = {
   cancellation_cleanup: 20,
   pause_expirations: 5,
   concurrency_lease_expirations: 5,
+  retention: 900,
 };
 
 const bool = z
@@ -59,6 +61,12 @@ const EnvSchema = z.object({
   BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS: seconds.default(60),
   BATON_SERVER_TASK_RUN_TAG_CONCURRENCY_SLOT_WAIT_SECONDS: z.coerce.number().min(0).max(3600).default(30),
   BATON_SERVER_TASK_WORKER_GRACE_SECONDS: z.coerce.number().min(0).default(30),
+  BATON_MESSAGING: z.enum(["memory", "redis"]).default("memory"),
+  BATON_MESSAGING_REDIS_URL: z.string().regex(/^rediss?:\/\//, "must start with redis:// or rediss://").default("redis://127.0.0.1:6379"),
+  BATON_MESSAGING_REDIS_PREFIX: z.string().default("baton:"),
+  BATON_MESSAGING_REDIS_STREAM_MAXLEN: z.coerce.number().int().min(100).default(100_000),
+  BATON_SERVER_EVENTS_RETENTION_DAYS: z.coerce.number().min(0).default(7),
+  BATON_SERVER_LOGS_RETENTION_DAYS: z.coerce.number().min(0).default(0),
   ...Object.fromEntries(
     SERVICE_NAMES.flatMap((name) => [
       [`BATON_SERVER_SERVICES_${name.toUpperCase()}_ENABLED`, bool.default(true)],
@@ -109,6 +117,12 @@ export interface ServerConfig {
    * background task runs: they are marked CRASHED, and retried when they have retries left.
    */
   taskWorkerGraceSeconds: number;
+  /** The message bus events (and streamed logs) travel on. */
+  messaging: MessagingConfig;
+  /** Events older than this many days are deleted by the retention service (0 keeps them). */
+  eventsRetentionDays: number;
+  /** Logs older than this many days are deleted by the retention service (0 keeps them). */
+  logsRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -158,6 +172,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     cancellationCleanupTimeoutSeconds: e.BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS,
     tagConcurrencySlotWaitSeconds: e.BATON_SERVER_TASK_RUN_TAG_CONCURRENCY_SLOT_WAIT_SECONDS,
     taskWorkerGraceSeconds: e.BATON_SERVER_TASK_WORKER_GRACE_SECONDS,
+    messaging: {
+      broker: e.BATON_MESSAGING,
+      redisUrl: e.BATON_MESSAGING_REDIS_URL,
+      redisPrefix: e.BATON_MESSAGING_REDIS_PREFIX,
+      redisStreamMaxLength: e.BATON_MESSAGING_REDIS_STREAM_MAXLEN,
+    },
+    eventsRetentionDays: e.BATON_SERVER_EVENTS_RETENTION_DAYS,
+    logsRetentionDays: e.BATON_SERVER_LOGS_RETENTION_DAYS,
   };
 }
 
@@ -189,9 +211,15 @@ export function describeConfig(config: ServerConfig): Array<{ setting: string; v
     { setting: "BATON_SERVER_SERVICES_FOREMAN_FALLBACK_HEARTBEAT_INTERVAL_SECONDS", value: String(config.foreman.fallbackHeartbeatIntervalSeconds) },
     { setting: "BATON_SERVER_SERVICES_CANCELLATION_CLEANUP_TIMEOUT_SECONDS", value: String(config.cancellationCleanupTimeoutSeconds) },
     { setting: "BATON_SERVER_TASK_WORKER_GRACE_SECONDS", value: String(config.taskWorkerGraceSeconds) },
+    { setting: "BATON_MESSAGING", value: config.messaging.broker },
+    { setting: "BATON_MESSAGING_REDIS_URL", value: redactUrl(config.messaging.redisUrl) },
+    { setting: "BATON_MESSAGING_REDIS_PREFIX", value: config.messaging.redisPrefix },
+    { setting: "BATON_MESSAGING_REDIS_STREAM_MAXLEN", value: String(config.messaging.redisStreamMaxLength) },
+    { setting: "BATON_SERVER_EVENTS_RETENTION_DAYS", value: String(config.eventsRetentionDays) },
+    { setting: "BATON_SERVER_LOGS_RETENTION_DAYS", value: String(config.logsRetentionDays) },
   ];
 }
 
 function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):([^@/]+)@/, "//$1:***@");
+  return url.replace(/\/\/([^:@/]*):([^@/]+)@/, "//$1:***@");
 }

@@ -4,3 +4,5 @@ export { loadConfig, describeConfig, ConfigError, SERVICE_NAMES, type ServerConf
 export { openDatabase, type Database } from "./db/database.js";
 export { MIGRATIONS } from "./db/migrations/index.js";
 export { nextScheduledTimes, scheduleTimes, checkSchedule, type TimeWindow } from "./scheduling/next-times.js";
+export { EventStream, emitEvents, toReceived, EVENTS_TOPIC, type EmittedEvent } from "./events/event-stream.js";
+export { createBus, MemoryBus, RedisBus, type MessagingConfig, type MessageBus, type MessageHandler, type SubscribeOptions } from "./messaging/index.js";

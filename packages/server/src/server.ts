@@ -4,6 +4,9 @@ import { openDatabase, type Database } from "./db/database.js";
 import { API_PREFIX, buildApp } from "./app.js";
 import { configureOrchestration } from "./orchestration/settings.js";
 import { createServices, systemClock, type Clock, type LoopService } from "./services/index.js";
+import { createBus } from "./messaging/index.js";
+import { EventStream } from "./events/event-stream.js";
+import { startEventPersister } from "./events/persister.js";
 
 export interface StartServerOptions {
   /** Overrides on top of `loadConfig(process.env)`; `port: 0` picks a free port. */
@@ -22,9 +25,30 @@ export interface RunningServer {
   config: ServerConfig;
   app: FastifyInstance;
   db: Database;
+  /** The event stream (in memory, or Redis Streams with BATON_MESSAGING=redis). */
+  events: EventStream;
   /** The background services running in this process. */
   services: LoopService[];
   close(): Promise<void>;
+}
+
+/** The bus, the event stream on it and its persister; `close` stops the persister (after it wrote what it has) and the bus. */
+async function openEvents(config: ServerConfig, db: Database, logger: Parameters<typeof createBus>[1]): Promise<{ events: EventStream; close(): Promise<void> }> {
+  const events = new EventStream(await createBus(config.messaging, logger));
+  let stopPersister: () => Promise<void>;
+  try {
+    stopPersister = await startEventPersister(db, events, (error, event) => logger?.error({ err: error, eventId: event.id }, "an event the database refused was dropped"));
+  } catch (error) {
+    await events.close();
+    throw error;
+  }
+  return {
+    events,
+    close: async () => {
+      await stopPersister();
+      await events.close();
+    },
+  };
 }
 
 /**
@@ -42,14 +66,19 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   configureOrchestration({ tagSlotWaitSeconds: config.tagConcurrencySlotWaitSeconds });
   const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize });
   let app: FastifyInstance;
+  let stream: Awaited<ReturnType<typeof openEvents>> | undefined;
   try {
-    app = await buildApp(config, db);
+    stream = await openEvents(config, db, (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel }));
+    app = await buildApp(config, db, stream.events);
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
+    await stream?.close();
     await db.close();
     throw error;
   }
-  const services = options.services === false ? [] : createServices({ db, config, clock: options.clock ?? systemClock, logger: app.log });
+  const { events } = stream;
+  const eventsClose = stream.close;
+  const services = options.services === false ? [] : createServices({ db, config, clock: options.clock ?? systemClock, events, logger: app.log });
   for (const service of services) service.start();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
@@ -62,10 +91,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     config: { ...config, port },
     app,
     db,
+    events,
     services,
     close: () => {
       closing ??= Promise.all(services.map((s) => s.stop()))
         .then(() => app.close())
+        .then(() => eventsClose())
         .then(() => db.close());
       return closing;
     },
@@ -75,6 +106,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
 export interface RunningServices {
   config: ServerConfig;
   db: Database;
+  events: EventStream;
   services: LoopService[];
   close(): Promise<void>;
 }
@@ -87,7 +119,15 @@ export async function startServices(options: Omit<StartServerOptions, "services"
   const config = { ...loadConfig(), ...options.config };
   const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize });
   const logger = (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel });
-  const services = createServices({ db, config, clock: options.clock ?? systemClock, logger });
+  let stream: Awaited<ReturnType<typeof openEvents>>;
+  try {
+    stream = await openEvents(config, db, logger);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const { events } = stream;
+  const services = createServices({ db, config, clock: options.clock ?? systemClock, events, logger });
   for (const service of services) service.start();
   // Service timers do not hold the process open (see LoopService); here they are all there is.
   const keepAlive = setInterval(() => undefined, 3_600_000);
@@ -95,10 +135,13 @@ export async function startServices(options: Omit<StartServerOptions, "services"
   return {
     config,
     db,
+    events,
     services,
     close: () => {
       clearInterval(keepAlive);
-      closing ??= Promise.all(services.map((s) => s.stop())).then(() => db.close());
+      closing ??= Promise.all(services.map((s) => s.stop()))
+        .then(() => stream.close())
+        .then(() => db.close());
       return closing;
     },
   };

@@ -185,7 +185,7 @@ for (const dialect of DIALECTS) {
       expect((await read("leased")).active_slots).toBe(2);
       const expireAt = (offsetSeconds: number) => {
         const clock = { now: () => new Date(Date.now() + offsetSeconds * 1000) };
-        return createServices({ db: server.db, config: server.config, clock, logger: quiet }, ["concurrency_lease_expirations"])[0]!;
+        return createServices({ db: server.db, config: server.config, events: server.events, clock, logger: quiet }, ["concurrency_lease_expirations"])[0]!;
       };
       await expireAt(30).runOnce();
       expect((await read("leased")).active_slots).toBe(2);

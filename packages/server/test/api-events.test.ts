@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EventPage, FlowRun } from "@baton/core";
-import { DIALECTS, startTestServer, type TestServer } from "./harness.js";
+import { DIALECTS, eventually, startTestServer, type TestServer } from "./harness.js";
 
 interface ValidationError {
   exception_message: string;
@@ -40,6 +40,7 @@ for (const dialect of DIALECTS) {
       expect((await server.call("POST", "/events", batch)).status).toBe(204);
       // The same id twice in one batch too.
       expect((await server.call("POST", "/events", [batch[0], batch[0]])).status).toBe(204);
+      await server.persisted(batch.map((e) => e.id));
 
       // Without an upper bound the filter stops at now, as Prefect's does; these events are in 2030.
       expect((await filter({ filter: { event: { prefix: ["baton.test."] } } })).body.total).toBe(0);
@@ -74,14 +75,15 @@ for (const dialect of DIALECTS) {
 
       // A heartbeat for a run that does not exist is stored and changes nothing.
       expect((await server.call("POST", "/events", [event("prefect.flow-run.heartbeat", `prefect.flow-run.${randomUUID()}`, at(base, 50))])).status).toBe(204);
-      const stored = await filter({ filter: { occurred: { since: base, until: at(base, 3600) }, resource: { id: [resource] }, event: { name: ["prefect.flow-run.heartbeat"] } } });
-      expect(stored.body.total).toBe(4);
+      const heartbeats = { filter: { occurred: { since: base, until: at(base, 3600) }, resource: { id: [resource] }, event: { name: ["prefect.flow-run.heartbeat"] } } };
+      await eventually(async () => (await filter(heartbeats)).body.total === 4);
     });
 
     it("filters by time, name, resource and id, and pages with next_page", async () => {
       const day = "2031-05-05T00:00:00.000Z";
       const batch = Array.from({ length: 5 }, (_, i) => event(i % 2 === 0 ? "baton.page.even" : "baton.page.odd", `baton.page.r${i}`, at(day, i)));
       await server.call("POST", "/events", batch);
+      await server.persisted(batch.map((e) => e.id));
       const inDay = { occurred: { since: day, until: at(day, 3600) } };
 
       const newestFirst = await filter({ filter: inDay });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { startServer, type RunningServer } from "@baton/server";
+import { startServer, type RunningServer, type ServerConfig } from "@baton/server";
 
 /**
  * Storage tests run once per dialect. Each server gets its own SQLite file or its own
@@ -17,17 +17,36 @@ export interface TestServer extends RunningServer {
   dialect: DialectName;
   /** Sends a JSON request to `/api{path}` and returns status and parsed body. */
   call<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** Resolves once the persister stored the events with these ids (events are stored off the request). */
+  persisted(ids: readonly string[]): Promise<void>;
+}
+
+/** Polls `check` every 10 ms until it returns true; fails after `timeoutMs`. */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 let counter = 0;
 
 /** A server on its own database; background services stay off unless a test asks for them. */
-export async function startTestServer(dialect: DialectName, options: { services?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(
+  dialect: DialectName,
+  options: { services?: boolean; config?: Partial<ServerConfig>; shareDatabaseWith?: TestServer } = {},
+): Promise<TestServer> {
   const name = `t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
   let cleanup: () => Promise<void>;
   let databaseUrl: string;
   let databaseSchema: string | undefined;
-  if (dialect === "sqlite") {
+  if (options.shareDatabaseWith) {
+    // A second server on the first one's database (the first one cleans it up).
+    databaseUrl = options.shareDatabaseWith.config.databaseUrl;
+    databaseSchema = options.shareDatabaseWith.config.databaseSchema;
+    cleanup = async () => undefined;
+  } else if (dialect === "sqlite") {
     const dir = mkdtempSync(join(tmpdir(), "baton-test-"));
     databaseUrl = `sqlite:${join(dir, "baton.db")}`;
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
@@ -36,7 +55,10 @@ export async function startTestServer(dialect: DialectName, options: { services?
     databaseSchema = name;
     cleanup = () => dropSchema(name);
   }
-  const server = await startServer({ config: { port: 0, host: "127.0.0.1", databaseUrl, databaseSchema, logLevel: "silent", databasePoolSize: 20 }, services: options.services ?? false });
+  const server = await startServer({
+    config: { port: 0, host: "127.0.0.1", databaseUrl, databaseSchema, logLevel: "silent", databasePoolSize: 20, ...options.config },
+    services: options.services ?? false,
+  });
   const close = server.close;
   return {
     ...server,
@@ -44,6 +66,18 @@ export async function startTestServer(dialect: DialectName, options: { services?
     close: async () => {
       await close();
       await cleanup();
+    },
+    persisted: (ids) => {
+      const wanted = [...new Set(ids)];
+      return eventually(
+        async () => {
+          if (wanted.length === 0) return true;
+          const row = await server.db.kysely.selectFrom("event").select((eb) => eb.fn.countAll<number | string>().as("n")).where("id", "in", wanted).executeTakeFirstOrThrow();
+          return Number(row.n) === wanted.length;
+        },
+        10_000,
+        `${wanted.length} events to be persisted`,
+      );
     },
     call: async <T>(method: string, path: string, body?: unknown) => {
       const response = await fetch(`${server.apiUrl}${path}`, {

@@ -32,7 +32,7 @@ for (const dialect of DIALECTS) {
         services: { ...server.config.services, scheduler: { enabled: true, loopSeconds: 60 } },
         scheduler: { ...server.config.scheduler, minRuns: 3, maxRuns: 100, minScheduledTimeSeconds: 3600, maxScheduledTimeSeconds: 100 * 86_400, ...settings },
       };
-      const [scheduler] = createServices({ db: server.db, config, clock: { now: () => now }, logger: console }, ["scheduler"]);
+      const [scheduler] = createServices({ db: server.db, config, events: server.events, clock: { now: () => now }, logger: console }, ["scheduler"]);
       expect(scheduler?.name).toBe("scheduler");
       await scheduler!.runOnce();
     }

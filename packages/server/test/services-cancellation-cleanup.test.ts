@@ -19,7 +19,7 @@ for (const dialect of DIALECTS) {
     const cleanupAt = (offsetSeconds: number): LoopService => {
       const config = { ...server.config, cancellationCleanupTimeoutSeconds: 60 };
       const clock = { now: () => new Date(Date.now() + offsetSeconds * 1000) };
-      const [service] = createServices({ db: server.db, config, clock, logger: quiet }, ["cancellation_cleanup"]);
+      const [service] = createServices({ db: server.db, config, events: server.events, clock, logger: quiet }, ["cancellation_cleanup"]);
       return service!;
     };
     const flowRun = async (fields: { pid?: string; parentTaskRunId?: string }) => {

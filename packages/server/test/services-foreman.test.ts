@@ -88,7 +88,7 @@ for (const dialect of DIALECTS) {
       const freshDeployment = await deployment("fresh", 10);
 
       const config = { ...server.config, foreman: { inactivityHeartbeatMultiple: 3, fallbackHeartbeatIntervalSeconds: 29.5 } };
-      const [foreman] = createServices({ db: server.db, config, clock: { now: () => now }, logger: quiet }, ["foreman"]);
+      const [foreman] = createServices({ db: server.db, config, events: server.events, clock: { now: () => now }, logger: quiet }, ["foreman"]);
       await foreman!.runOnce();
 
       expect(await status("worker", lateWorker)).toBe("OFFLINE");
@@ -111,7 +111,7 @@ for (const dialect of DIALECTS) {
 
       // The last online worker of the live pool goes quiet too: the pool follows on the next pass.
       const later = new Date(now.getTime() + 1000_000);
-      const [laterForeman] = createServices({ db: server.db, config, clock: { now: () => later }, logger: quiet }, ["foreman"]);
+      const [laterForeman] = createServices({ db: server.db, config, events: server.events, clock: { now: () => later }, logger: quiet }, ["foreman"]);
       await laterForeman!.runOnce();
       expect(await status("worker", liveWorker)).toBe("OFFLINE");
       expect(await status("worker", slowWorker)).toBe("OFFLINE");

@@ -30,7 +30,7 @@ for (const dialect of DIALECTS) {
       const forever = await paused(null);
       const expireAt = (offsetSeconds: number) => {
         const clock = { now: () => new Date(Date.now() + offsetSeconds * 1000) };
-        return createServices({ db: server.db, config: server.config, clock, logger: quiet }, ["pause_expirations"])[0]!;
+        return createServices({ db: server.db, config: server.config, events: server.events, clock, logger: quiet }, ["pause_expirations"])[0]!;
       };
 
       await expireAt(30).runOnce();

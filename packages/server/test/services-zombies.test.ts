@@ -22,7 +22,7 @@ for (const dialect of DIALECTS) {
     const zombiesAt = (offsetSeconds: number): LoopService => {
       const config = { ...server.config, zombieHeartbeatTimeoutSeconds: 90 };
       const clock = { now: () => new Date(Date.now() + offsetSeconds * 1000) };
-      const [service] = createServices({ db: server.db, config, clock, logger: quiet }, ["zombies"]);
+      const [service] = createServices({ db: server.db, config, events: server.events, clock, logger: quiet }, ["zombies"]);
       return service!;
     };
     const runningRun = async (fields: { deployment_id?: string; retries?: number }) => {

@@ -38,7 +38,7 @@ for (const dialect of DIALECTS) {
       await server.call("POST", `/flow_runs/${claimed.id}/set_state`, { state: { type: "PENDING" } });
 
       const config = { ...server.config, lateRunsAfterSeconds: 15 };
-      const [service] = createServices({ db: server.db, config, clock: { now: () => new Date() }, logger: console }, ["late_runs"]);
+      const [service] = createServices({ db: server.db, config, events: server.events, clock: { now: () => new Date() }, logger: console }, ["late_runs"]);
       await service!.runOnce();
 
       const read = async (id: string) => (await server.call<FlowRun>("GET", `/flow_runs/${id}`)).body;

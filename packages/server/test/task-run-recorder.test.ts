@@ -61,6 +61,7 @@ for (const dialect of DIALECTS) {
       expect(run.end_time).toBe(at(3));
       expect((await history(id)).map((s) => [s.id, s.name])).toEqual(batch.map((e) => [e.id, e.payload.validated_state.name]));
       // The events are stored as events too.
+      await server.persisted(batch.map((e) => e.id));
       const stored = await server.call<{ total: number }>("POST", "/events/filter", { filter: { occurred: { since: at(0), until: at(10) }, resource: { id: [`prefect.task-run.${id}`] } } });
       expect(stored.body.total).toBe(3);
       // And the run is one of its flow run's task runs.

@@ -112,3 +112,27 @@ export const EventPage = lazySchema(() =>
     next_page: z.string().nullable(),
   }));
 export type EventPage = z.infer<typeof EventPage>;
+
+/** What `POST /events/count-by/{countable}` groups by: the day or a time span, the event's name, its resource. */
+export const Countable = lazySchema(() => z.enum(["day", "time", "event", "resource"]));
+export type Countable = z.infer<typeof Countable>;
+export const TimeUnit = lazySchema(() => z.enum(["week", "day", "hour", "minute", "second"]));
+export type TimeUnit = z.infer<typeof TimeUnit>;
+
+export const EventCountBody = lazySchema(() =>
+  z.strictObject({
+    filter: EventFilter,
+    time_unit: TimeUnit.default("day"),
+    time_interval: z.number().min(0.01).default(1),
+  }));
+export type EventCountBody = z.infer<typeof EventCountBody>;
+
+export const EventCount = lazySchema(() =>
+  z.object({
+    value: z.string(),
+    label: z.string(),
+    count: z.number().int(),
+    start_time: z.string(),
+    end_time: z.string(),
+  }));
+export type EventCount = z.infer<typeof EventCount>;

@@ -1,3 +1,4 @@
+import { StatusChanges } from "../events/status-events.js";
 import {
   Deployment,
   DeploymentBulkDeleteBody,
@@ -44,6 +45,7 @@ import { checkSchedule } from "../scheduling/next-times.js";
 import { scheduleDeploymentRuns, schedulerWindow, type SchedulingWindow } from "../scheduling/schedule-runs.js";
 import { checkParameters, parameterSchemaProblem } from "../validation/parameter-schema.js";
 import type { ApiContext } from "./context.js";
+import type { EventStream } from "../events/event-stream.js";
 import { checkDistinctSlugs } from "./deployment-schedules.js";
 import { createFlowRun } from "./flow-runs.js";
 import { IdParams } from "./params.js";
@@ -64,7 +66,7 @@ const RUN_SHAPING_FIELDS = [
 ] as const;
 
 export function registerDeploymentRoutes(context: ApiContext): void {
-  const { router, db, config } = context;
+  const { router, db, config, events } = context;
 
   /**
    * Fills the deployment's schedules right after a change, as Prefect's scheduler does for
@@ -211,7 +213,9 @@ export function registerDeploymentRoutes(context: ApiContext): void {
         },
         { sort: "NEXT_SCHEDULED_START_TIME_ASC", limit: body.limit ?? MAX_FILTER_LIMIT, offset: 0 },
       );
-      await markDeploymentsPolled(db, body.deployment_ids, new Date().toISOString());
+      const changes = new StatusChanges();
+      await markDeploymentsPolled(db, body.deployment_ids, new Date().toISOString(), changes);
+      await changes.emit(db, events, (error) => router.log.error({ err: error }, "publishing status events failed"));
       return runs;
     },
   });
@@ -226,7 +230,7 @@ export function registerDeploymentRoutes(context: ApiContext): void {
     status: 201,
     handler: async ({ params, body, reply }) => {
       const deployment = (await readDeployment(db.kysely, params.id)) ?? notFound(params.id);
-      const { run, created } = await createDeploymentRun(db, deployment, body);
+      const { run, created } = await createDeploymentRun(db, deployment, body, events);
       if (!created) reply.code(200);
       return run;
     },
@@ -244,7 +248,7 @@ export function registerDeploymentRoutes(context: ApiContext): void {
       const results: FlowRunCreateResult[] = [];
       for (const item of body) {
         try {
-          const { run } = await createDeploymentRun(db, deployment, item);
+          const { run } = await createDeploymentRun(db, deployment, item, events);
           results.push({ flow_run_id: run.id, status: "CREATED", error: null });
         } catch (error) {
           if (!(error instanceof InvalidInputError || error instanceof ObjectNotFoundError)) throw error;
@@ -331,7 +335,7 @@ export function registerDeploymentRoutes(context: ApiContext): void {
  * Creates a run of the deployment: its parameters merged under the request's and checked
  * against its parameter schema, its tags and labels added to the request's.
  */
-async function createDeploymentRun(db: Database, deployment: Deployment, body: z.infer<typeof DeploymentFlowRunCreate>) {
+async function createDeploymentRun(db: Database, deployment: Deployment, body: z.infer<typeof DeploymentFlowRunCreate>, events: EventStream) {
   const parameters = { ...deployment.parameters, ...body.parameters };
   const enforce = body.enforce_parameter_schema ?? deployment.enforce_parameter_schema;
   if (enforce && deployment.parameter_openapi_schema) checkParameters(deployment.parameter_openapi_schema, parameters);
@@ -355,6 +359,7 @@ async function createDeploymentRun(db: Database, deployment: Deployment, body: z
       job_variables: { ...deployment.job_variables, ...(body.job_variables ?? {}) },
     },
     body.state ?? { type: "SCHEDULED" },
+    events,
   );
 }
 

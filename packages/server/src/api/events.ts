@@ -1,8 +1,8 @@
-import { Event, EventFilter, EventFilterBody, EventPage, InvalidInputError, MAX_EVENT_BATCH } from "@baton/core";
+import { Countable, Event, EventCount, EventCountBody, EventFilter, EventFilterBody, EventPage, InvalidInputError, MAX_EVENT_BATCH } from "@baton/core";
 import type { FastifyRequest } from "fastify";
 import { z } from "zod";
-import { filterEvents, insertEvents } from "../db/queries/events.js";
-import { recordTaskRunEvents } from "../events/task-run-recorder.js";
+import { countEvents, filterEvents } from "../db/queries/events.js";
+import { receiveEvents } from "../events/receive.js";
 import { parseCommonEvents } from "../validation/hot-bodies.js";
 import type { ApiContext } from "./context.js";
 
@@ -13,7 +13,7 @@ import type { ApiContext } from "./context.js";
 const PageToken = EventFilterBody.extend({ offset: z.number().int().min(0) });
 type PageToken = z.infer<typeof PageToken>;
 
-export function registerEventRoutes({ router, db }: ApiContext): void {
+export function registerEventRoutes({ router, db, events }: ApiContext): void {
   router.route({
     method: "POST",
     path: "/events",
@@ -23,8 +23,7 @@ export function registerEventRoutes({ router, db }: ApiContext): void {
     fastBody: parseCommonEvents,
     status: 204,
     handler: async ({ body }) => {
-      await recordTaskRunEvents(db, body);
-      await insertEvents(db, body, new Date().toISOString());
+      await receiveEvents(db, events, body);
     },
   });
   router.route({
@@ -38,6 +37,17 @@ export function registerEventRoutes({ router, db }: ApiContext): void {
       const filter = pinUntil(body.filter ?? undefined, new Date().toISOString());
       return readPage(db, request, { ...body, filter, offset: 0 });
     },
+  });
+  router.route({
+    method: "POST",
+    path: "/events/count-by/{countable}",
+    tag: "Events",
+    summary: "Count the events matching a filter by day, time span, event name or resource",
+    params: z.object({ countable: Countable }),
+    body: EventCountBody,
+    response: z.array(EventCount),
+    handler: ({ params, body }) =>
+      countEvents(db, pinUntil(body.filter, new Date().toISOString()), params.countable, body.time_unit, body.time_interval),
   });
   router.route({
     method: "GET",

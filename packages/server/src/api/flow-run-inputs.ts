@@ -26,7 +26,7 @@ const KeyParams = z.object({ id: Id, key: FlowRunInputKey });
  * on: a pause back to RUNNING, a suspension (`pause_reschedule`) to Scheduled "Resuming" for a
  * worker to start again.
  */
-export function registerFlowRunInputRoutes({ router, db }: ApiContext): void {
+export function registerFlowRunInputRoutes({ router, db, events }: ApiContext): void {
   router.route({
     method: "POST",
     path: "/flow_runs/{id}/input",
@@ -108,8 +108,8 @@ export function registerFlowRunInputRoutes({ router, db }: ApiContext): void {
       }
       const now = new Date().toISOString();
       const result = details.pause_reschedule
-        ? await setRunState(db, "flow_run", run.id, { type: "SCHEDULED", name: "Resuming", state_details: { scheduled_time: now } })
-        : await setRunState(db, "flow_run", run.id, { type: "RUNNING", name: "Running" });
+        ? await setRunState(db, "flow_run", run.id, { type: "SCHEDULED", name: "Resuming", state_details: { scheduled_time: now } }, { events })
+        : await setRunState(db, "flow_run", run.id, { type: "RUNNING", name: "Running" }, { events });
       if (result.status !== "ACCEPT") reply.code(200);
       return result;
     },

@@ -41,6 +41,7 @@ import { createRunWithState } from "../orchestration/create-run.js";
 import type { Selectable } from "kysely";
 import type { FlowRunTable } from "../db/schema.js";
 import type { ApiContext } from "./context.js";
+import type { EventStream } from "../events/event-stream.js";
 import { HistoryRequestBody } from "./history.js";
 import { streamRunLogsCsv } from "./logs-download.js";
 import { registerQueryRoutes } from "./query-routes.js";
@@ -51,7 +52,7 @@ export function registerFlowRunRoutes(context: ApiContext): void {
   registerFlowRunExtraRoutes(context);
 }
 
-function registerFlowRunResourceRoutes({ router, db }: ApiContext): void {
+function registerFlowRunResourceRoutes({ router, db, events }: ApiContext): void {
   router.route({
     method: "POST",
     path: "/flow_runs/",
@@ -67,6 +68,7 @@ function registerFlowRunResourceRoutes({ router, db }: ApiContext): void {
         db,
         { ...body, name: body.name ?? generateRunName(), labels: body.labels ?? {} },
         body.state ?? { type: "PENDING" },
+        events,
       );
       if (!created) reply.code(200);
       return run;
@@ -136,7 +138,7 @@ function registerFlowRunResourceRoutes({ router, db }: ApiContext): void {
     response: OrchestrationResult,
     status: 201,
     handler: async ({ params, body, reply }) => {
-      const result = await setRunState(db, "flow_run", params.id, body.state, { force: body.force });
+      const result = await setRunState(db, "flow_run", params.id, body.state, { force: body.force, events });
       // Prefect answers 201 when a new state was written and 200 otherwise; clients rely on the body.
       if (result.status !== "ACCEPT") reply.code(200);
       return result;
@@ -161,7 +163,7 @@ function registerFlowRunResourceRoutes({ router, db }: ApiContext): void {
  * The flow run routes beside the basic resource ones: labels, lateness, states set in bulk
  * and the logs as a file.
  */
-function registerFlowRunExtraRoutes({ router, db }: ApiContext): void {
+function registerFlowRunExtraRoutes({ router, db, events }: ApiContext): void {
   router.route({
     method: "PATCH",
     path: "/flow_runs/{id}/labels",
@@ -195,7 +197,7 @@ function registerFlowRunExtraRoutes({ router, db }: ApiContext): void {
       const results = [];
       // One at a time: each transition is its own transaction, as a single set_state is.
       for (const id of ids) {
-        const result = await setRunState(db, "flow_run", id, body.state, { force: body.force });
+        const result = await setRunState(db, "flow_run", id, body.state, { force: body.force, events });
         results.push({ flow_run_id: id, ...result });
       }
       return { results };
@@ -218,10 +220,10 @@ function registerFlowRunExtraRoutes({ router, db }: ApiContext): void {
 }
 
 /** Creates a flow run with its first state (see orchestration/create-run.ts). */
-export async function createFlowRun(db: Database, input: NewFlowRun, state: StateCreate): Promise<{ run: FlowRun; created: boolean }> {
+export async function createFlowRun(db: Database, input: NewFlowRun, state: StateCreate, events?: EventStream): Promise<{ run: FlowRun; created: boolean }> {
   // A run sent to a work pool is linked to its queue (the pool's default queue unless named).
   const placement = await resolveWorkPlacement(db.kysely, input.work_pool_name, input.work_queue_name);
-  const { row, created } = await createRunWithState(db, { kind: "flow_run", row: { ...newFlowRunRow(input, new Date().toISOString()), ...placement } }, state);
+  const { row, created } = await createRunWithState(db, { kind: "flow_run", row: { ...newFlowRunRow(input, new Date().toISOString()), ...placement } }, state, events);
   return { run: flowRunFromRow(row as Selectable<FlowRunTable>), created };
 }
 

@@ -1,13 +1,13 @@
 import { Log, LogCreate, LogFilterBody } from "@baton/core";
 import { z } from "zod";
-import { filterLogs, insertLogs } from "../db/queries/logs.js";
+import { filterLogs } from "../db/queries/logs.js";
 import { parseCommonLogs } from "../validation/hot-bodies.js";
 import type { ApiContext } from "./context.js";
 
 /** Largest batch one `POST /logs/` accepts; clients send more in several requests. */
 export const MAX_LOG_BATCH = 10_000;
 
-export function registerLogRoutes({ router, db }: ApiContext): void {
+export function registerLogRoutes({ router, db, logWriter }: ApiContext): void {
   router.route({
     method: "POST",
     path: "/logs/",
@@ -17,7 +17,7 @@ export function registerLogRoutes({ router, db }: ApiContext): void {
     fastBody: (body) => parseCommonLogs(body, MAX_LOG_BATCH),
     status: 201,
     handler: async ({ body }) => {
-      await insertLogs(db, body);
+      await logWriter.write(body);
       return null;
     },
   });

@@ -48,6 +48,11 @@ interface OpenApiOperation {
 export class ApiRouter {
   private readonly operations = new Map<string, Record<string, OpenApiOperation>>();
 
+  /** The app's logger, for route modules (failures that must not fail the request). */
+  get log(): FastifyInstance["log"] {
+    return this.app.log;
+  }
+
   constructor(
     private readonly app: FastifyInstance,
     private readonly prefix: string,

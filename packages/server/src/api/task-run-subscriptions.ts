@@ -13,8 +13,11 @@ const PROTOCOL_VIOLATION = 4001;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Pings keep idle connections open through proxies and find peers that vanished without closing. */
 const PING_INTERVAL_MS = 15_000;
-/** Largest message a task worker may send (acks are a few bytes). */
-const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024;
+/**
+ * Largest message any websocket client may send: the plugin's limit is for all routes, and
+ * `events/in` takes batches of events in one message (a task worker's acks are a few bytes).
+ */
+const MAX_CLIENT_MESSAGE_BYTES = 8 * 1024 * 1024;
 
 /**
  * `GET /api/task_runs/subscriptions/scheduled`, the websocket task workers receive their
@@ -56,10 +59,10 @@ export async function registerTaskRunSubscriptionRoutes(app: FastifyInstance, pr
   });
 }
 
-type Incoming = { kind: "message"; value: unknown } | { kind: "garbage"; reason: string } | { kind: "closed" } | { kind: "timeout" };
+export type Incoming = { kind: "message"; value: unknown } | { kind: "garbage"; reason: string } | { kind: "closed" } | { kind: "timeout" };
 
 /** The client's messages, one at a time, as parsed JSON. */
-class MessageReader {
+export class MessageReader {
   readonly #queued: Incoming[] = [];
   #waiting: ((incoming: Incoming) => void) | undefined;
   #closed = false;
@@ -114,7 +117,7 @@ class MessageReader {
   }
 }
 
-function messageType(value: unknown): unknown {
+export function messageType(value: unknown): unknown {
   return typeof value === "object" && value !== null ? (value as { type?: unknown }).type : undefined;
 }
 
@@ -198,7 +201,7 @@ function parseSubscription(value: unknown): { keys: string[]; clientId: string }
 }
 
 /** Pings the peer; one that has not answered the previous ping is cut off. */
-function keepAlive(socket: WebSocket): void {
+export function keepAlive(socket: WebSocket): void {
   let alive = true;
   socket.on("pong", () => (alive = true));
   const timer = setInterval(() => {

@@ -22,7 +22,7 @@ import { HistoryRequestBody } from "./history.js";
 import { registerQueryRoutes } from "./query-routes.js";
 import { IdParams } from "./params.js";
 
-export function registerTaskRunRoutes({ router, db, backgroundTasks }: ApiContext): void {
+export function registerTaskRunRoutes({ router, db, backgroundTasks, events }: ApiContext): void {
   router.route({
     method: "POST",
     path: "/task_runs/history",
@@ -45,7 +45,7 @@ export function registerTaskRunRoutes({ router, db, backgroundTasks }: ApiContex
         throw new ObjectNotFoundError("Flow run", body.flow_run_id);
       }
       const row = newTaskRunRow({ ...body, name: body.name ?? `${body.task_key}-${body.dynamic_key}` }, new Date().toISOString());
-      const { row: stored, created } = await createRunWithState(db, { kind: "task_run", row }, body.state ?? { type: "PENDING" });
+      const { row: stored, created } = await createRunWithState(db, { kind: "task_run", row }, body.state ?? { type: "PENDING" }, events);
       if (!created) reply.code(200);
       const taskRun = taskRunFromRow(stored as Selectable<TaskRunTable>);
       if (created) backgroundTasks.noteState(taskRun);
@@ -105,7 +105,7 @@ export function registerTaskRunRoutes({ router, db, backgroundTasks }: ApiContex
     response: OrchestrationResult,
     status: 201,
     handler: async ({ params, body, reply }) => {
-      const result = await setRunState(db, "task_run", params.id, body.state, { force: body.force });
+      const result = await setRunState(db, "task_run", params.id, body.state, { force: body.force, events });
       await backgroundTasks.noteStateOf(params.id, result.state);
       if (result.status !== "ACCEPT") reply.code(200);
       return result;

@@ -1,3 +1,4 @@
+import { StatusChanges } from "../events/status-events.js";
 import {
   baseJobTemplateProblem,
   GetScheduledFlowRunsBody,
@@ -63,7 +64,8 @@ function checkTemplate(template: Record<string, unknown>): void {
  * `/work_pools/...`: pools, their queues and workers, and the poll through which workers
  * find runs to start.
  */
-export function registerWorkPoolRoutes({ router, db }: ApiContext): void {
+export function registerWorkPoolRoutes({ router, db, events }: ApiContext): void {
+  const log = (error: unknown) => router.log.error({ err: error }, "publishing status events failed");
   router.route({
     method: "POST",
     path: "/work_pools/",
@@ -98,7 +100,9 @@ export function registerWorkPoolRoutes({ router, db }: ApiContext): void {
     status: 204,
     handler: async ({ params, body }) => {
       if (body.base_job_template != null) checkTemplate(body.base_job_template);
-      await db.write(async (trx) => updateWorkPool(trx, await requireWorkPoolRow(trx, params.name), body, new Date()));
+      const changes = new StatusChanges();
+      await db.write(async (trx) => updateWorkPool(trx, await requireWorkPoolRow(trx, params.name), body, new Date(), changes));
+      await changes.emit(db, events, log);
     },
   });
   router.route({
@@ -191,7 +195,9 @@ export function registerWorkPoolRoutes({ router, db }: ApiContext): void {
         scheduledAfter: body.scheduled_after,
         limit: body.limit ?? MAX_FILTER_LIMIT,
       });
-      await recordPoll(db, pool, queues, new Date());
+      const changes = new StatusChanges();
+      await recordPoll(db, pool, queues, new Date(), changes);
+      await changes.emit(db, events, log);
       return runs;
     },
   });
@@ -228,7 +234,9 @@ export function registerWorkPoolRoutes({ router, db }: ApiContext): void {
     body: WorkQueueUpdate,
     status: 204,
     handler: async ({ params, body }) => {
-      await db.write(async (trx) => updateWorkQueue(trx, db, (await requireQueueInPool(trx, params.work_pool_name, params.name)).queue, body, new Date()));
+      const changes = new StatusChanges();
+      await db.write(async (trx) => updateWorkQueue(trx, db, (await requireQueueInPool(trx, params.work_pool_name, params.name)).queue, body, new Date(), changes));
+      await changes.emit(db, events, log);
     },
   });
   router.route({
@@ -266,7 +274,9 @@ export function registerWorkPoolRoutes({ router, db }: ApiContext): void {
     status: 204,
     handler: async ({ params, body }) => {
       const pool = await requireWorkPoolRow(db.kysely, params.work_pool_name);
-      await recordHeartbeat(db.kysely, pool, body.name, body.heartbeat_interval_seconds, new Date());
+      const changes = new StatusChanges();
+      await recordHeartbeat(db.kysely, pool, body.name, body.heartbeat_interval_seconds, new Date(), changes);
+      await changes.emit(db, events, log);
     },
   });
   router.route({

@@ -1,3 +1,4 @@
+import { StatusChanges } from "../events/status-events.js";
 import {
   FlowRun,
   MAX_FILTER_LIMIT,
@@ -34,7 +35,8 @@ const TAG = "Work Queues";
  * `/work_queues/...`: queues by id, across pools. A queue created here without a pool goes
  * to the agent pool, as in Prefect; workers use `/work_pools/{name}/queues` instead.
  */
-export function registerWorkQueueRoutes({ router, db }: ApiContext): void {
+export function registerWorkQueueRoutes({ router, db, events }: ApiContext): void {
+  const log = (error: unknown) => router.log.error({ err: error }, "publishing status events failed");
   router.route({
     method: "POST",
     path: "/work_queues/",
@@ -80,7 +82,9 @@ export function registerWorkQueueRoutes({ router, db }: ApiContext): void {
     body: WorkQueueUpdate,
     status: 204,
     handler: async ({ params, body }) => {
-      await db.write(async (trx) => updateWorkQueue(trx, db, await requireWorkQueueRow(trx, params.id), body, new Date()));
+      const changes = new StatusChanges();
+      await db.write(async (trx) => updateWorkQueue(trx, db, await requireWorkQueueRow(trx, params.id), body, new Date(), changes));
+      await changes.emit(db, events, log);
     },
   });
   router.route({
@@ -119,7 +123,11 @@ export function registerWorkQueueRoutes({ router, db }: ApiContext): void {
         limit: body.limit ?? MAX_FILTER_LIMIT,
       });
       // Prefect's UI reads queued runs through this route too; that is not a worker's poll.
-      if (String(request.headers["x-prefect-ui"]).toLowerCase() !== "true") await recordPoll(db, pool, [queue], new Date());
+      if (String(request.headers["x-prefect-ui"]).toLowerCase() !== "true") {
+        const changes = new StatusChanges();
+        await recordPoll(db, pool, [queue], new Date(), changes);
+        await changes.emit(db, events, log);
+      }
       return runs.map((r) => r.flow_run);
     },
   });

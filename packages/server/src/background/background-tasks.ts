@@ -1,4 +1,5 @@
 import { isTerminal, type State, type TaskRun } from "@baton/core";
+import type { EventStream } from "../events/event-stream.js";
 import type { FastifyBaseLogger } from "fastify";
 import type { Database } from "../db/database.js";
 import { fromJson } from "../db/json.js";
@@ -55,6 +56,7 @@ export class BackgroundTasks {
     private readonly db: Database,
     private readonly graceSeconds: number,
     private readonly logger: FastifyBaseLogger,
+    private readonly events?: EventStream,
   ) {}
 
   /** Queues every SCHEDULED background task run in the database. */
@@ -183,12 +185,12 @@ export class BackgroundTasks {
       return;
     }
     if (run.state.type === "PENDING") {
-      const result = await setRunState(this.db, "task_run", runId, { type: "SCHEDULED", name: "Scheduled", message: `Scheduled again: ${gone} before starting it.` });
+      const result = await setRunState(this.db, "task_run", runId, { type: "SCHEDULED", name: "Scheduled", message: `Scheduled again: ${gone} before starting it.` }, { events: this.events });
       if (result.state) this.noteState({ ...run, state: result.state });
       return;
     }
     if (run.state.type !== "RUNNING") return;
-    const crashed = await setRunState(this.db, "task_run", runId, { type: "CRASHED", name: "Crashed", message: `Task run marked as crashed: ${gone}.` });
+    const crashed = await setRunState(this.db, "task_run", runId, { type: "CRASHED", name: "Crashed", message: `Task run marked as crashed: ${gone}.` }, { events: this.events });
     if (crashed.status !== "ACCEPT") return;
     this.logger.info({ taskRunId: runId }, `background task run crashed: ${gone}`);
     const policy = run.empirical_policy;
@@ -200,7 +202,7 @@ export class BackgroundTasks {
       name: "AwaitingRetry",
       message: `Retrying after a crash (attempt ${run.run_count} of ${retries + 1}).`,
       state_details: { scheduled_time: new Date(Date.now() + delaySeconds * 1000).toISOString() },
-    });
+    }, { events: this.events });
     if (retried.state) this.noteState({ ...run, state: retried.state });
   }
 }

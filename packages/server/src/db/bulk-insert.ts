@@ -3,8 +3,8 @@ import type { Executor } from "./database.js";
 import type { DialectName } from "./dialect.js";
 
 /**
- * A multi-row INSERT for the write paths that take thousands of rows a second (task runs and
- * states reported as events, logs): its text is made once per table, dialect and row count and
+ * A multi-row INSERT for the write paths that take thousands of rows a second (the task runs
+ * and states the task run recorder writes from events): its text is made once per table, dialect and row count and
  * kept, instead of Kysely's builder walking every value of every batch (building 400-row
  * inserts was most of the task run recorder's own time). `rest` follows the VALUES list
  * (an ON CONFLICT clause) and must be constant for a given `key`.

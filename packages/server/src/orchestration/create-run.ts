@@ -7,6 +7,8 @@ import { bookkeeping } from "./bookkeeping.js";
 import { flowRunPolicy, taskRunPolicy } from "../db/queries/runs.js";
 import type { OrchestratedRun } from "./context.js";
 import { stateFromProposal } from "./state-factory.js";
+import type { EventStream } from "../events/event-stream.js";
+import { emitRunStateChanges } from "../events/state-change-events.js";
 
 export type NewRun = { kind: "flow_run"; row: Selectable<FlowRunTable> } | { kind: "task_run"; row: Selectable<TaskRunTable> };
 
@@ -19,7 +21,12 @@ export type NewRun = { kind: "flow_run"; row: Selectable<FlowRunTable> } | { kin
  *
  * PostgreSQL does it in one statement; SQLite in one short transaction.
  */
-export async function createRunWithState(db: Database, run: NewRun, proposal: StateCreate): Promise<{ row: Selectable<FlowRunTable> | Selectable<TaskRunTable>; created: boolean }> {
+export async function createRunWithState(
+  db: Database,
+  run: NewRun,
+  proposal: StateCreate,
+  events?: EventStream,
+): Promise<{ row: Selectable<FlowRunTable> | Selectable<TaskRunTable>; created: boolean }> {
   const now = new Date();
   const runRef = run.kind === "flow_run" ? { flow_run_id: run.row.id } : { task_run_id: run.row.id, flow_run_id: run.row.flow_run_id };
   const state = stateFromProposal(proposal, now, runRef);
@@ -31,7 +38,10 @@ export async function createRunWithState(db: Database, run: NewRun, proposal: St
   const row = { ...run.row, ...bookkeeping(orchestrated, null, state) } as Selectable<FlowRunTable> & Selectable<TaskRunTable>;
 
   const inserted = db.dialect.name === "postgres" ? await insertPostgres(db, run.kind, row, state) : await insertSqlite(db, run.kind, row, state);
-  if (inserted) return { row: inserted, created: true };
+  if (inserted) {
+    await emitRunStateChanges(db, events, [{ kind: run.kind, row: inserted, initial: null, validated: state }]);
+    return { row: inserted, created: true };
+  }
   const existing = await findExisting(db, run);
   if (!existing) throw new Error("run insert conflicted but no existing run was found");
   return { row: existing, created: false };

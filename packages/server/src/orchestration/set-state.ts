@@ -14,11 +14,15 @@ import { flowRunPolicy, taskRunPolicy } from "../db/queries/runs.js";
 import { needsSerialization, ruleApplies, type OrchestratedRun, type OrchestrationContext, type OrchestrationRule, type StateTypeOrNone } from "./context.js";
 import { FLOW_RUN_POLICY, TASK_RUN_POLICY } from "./policy.js";
 import { stateFromProposal } from "./state-factory.js";
+import type { EventStream } from "../events/event-stream.js";
+import { emitRunStateChanges } from "../events/state-change-events.js";
 
 export interface SetStateOptions {
   /** Skip the rules (bookkeeping still happens), as `force=true` on the API. */
   force?: boolean;
   now?: Date;
+  /** Where the state change is published as an event (`prefect.flow-run.<State>`), once written. */
+  events?: EventStream | undefined;
 }
 
 /** What the rules decided, and the state to store if any. */
@@ -53,10 +57,26 @@ export async function setRunState(db: Database, kind: RunKind, runId: string, pr
       if ("needsTransaction" in verdict) break;
       if (!verdict.write) return verdict.result;
       if (verdict.after.length > 0) break;
-      if (await compareAndSetState(db, verdict.ctx, verdict.write)) return verdict.result;
+      if (await compareAndSetState(db, verdict.ctx, verdict.write)) {
+        await emitWritten(db, options, verdict.ctx, verdict.write);
+        return verdict.result;
+      }
     }
   }
-  return db.write((trx) => orchestrate(db, trx, kind, runId, proposal, options));
+  let written: { ctx: OrchestrationContext; state: State } | undefined;
+  const result = await db.write(async (trx) => {
+    const outcome = await orchestrateWriting(db, trx, kind, runId, proposal, options);
+    written = outcome.written;
+    return outcome.result;
+  });
+  if (written) await emitWritten(db, options, written.ctx, written.state);
+  return result;
+}
+
+async function emitWritten(db: Database, options: SetStateOptions, ctx: OrchestrationContext, state: State): Promise<void> {
+  if (!options.events) return;
+  const row = { ...ctx.run.row, run_count: bookkeeping(ctx.run, ctx.initial, state).run_count ?? ctx.run.row.run_count };
+  await emitRunStateChanges(db, options.events, [{ kind: ctx.run.kind, row, initial: ctx.initial, validated: state }]);
 }
 
 /** Same as `setRunState` inside a write transaction the caller already holds. */
@@ -68,13 +88,23 @@ export async function orchestrate(
   proposal: StateCreate,
   options: SetStateOptions = {},
 ): Promise<OrchestrationResult> {
+  return (await orchestrateWriting(db, trx, kind, runId, proposal, options)).result;
+}
+
+async function orchestrateWriting(
+  db: Database,
+  trx: Executor,
+  kind: RunKind,
+  runId: string,
+  proposal: StateCreate,
+  options: SetStateOptions,
+): Promise<{ result: OrchestrationResult; written?: { ctx: OrchestrationContext; state: State } }> {
   const verdict = await evaluate(db, trx, kind, runId, proposal, options, true);
   if ("needsTransaction" in verdict) throw new Error("a serialized rule asked for a transaction inside one");
-  if (verdict.write) {
-    await writeState(verdict.ctx, verdict.write);
-    for (const rule of verdict.after) await rule.after!(verdict.ctx, verdict.write);
-  }
-  return verdict.result;
+  if (!verdict.write) return { result: verdict.result };
+  await writeState(verdict.ctx, verdict.write);
+  for (const rule of verdict.after) await rule.after!(verdict.ctx, verdict.write);
+  return { result: verdict.result, written: { ctx: verdict.ctx, state: verdict.write } };
 }
 
 async function evaluate(

@@ -36,7 +36,7 @@ export class CancellationCleanupService extends LoopService {
   }
 
   private async finishCancelling(now: Date): Promise<void> {
-    const { db, config } = this.resources;
+    const { db, config, events } = this.resources;
     const timeoutSeconds = config.cancellationCleanupTimeoutSeconds;
     const cutoff = new Date(now.getTime() - timeoutSeconds * 1000).toISOString();
     const runs = await db.kysely
@@ -51,12 +51,12 @@ export class CancellationCleanupService extends LoopService {
       const message = run.infrastructure_pid
         ? `Cancelled: its infrastructure (${run.infrastructure_pid}) did not confirm the cancellation within ${timeoutSeconds} s.`
         : "Cancelled: the run had no infrastructure to stop.";
-      await setRunState(db, "flow_run", run.id, { type: "CANCELLED", name: "Cancelled", message }, { now });
+      await setRunState(db, "flow_run", run.id, { type: "CANCELLED", name: "Cancelled", message }, { now, events });
     }
   }
 
   private async cancelSubflows(now: Date): Promise<void> {
-    const { db } = this.resources;
+    const { db, events } = this.resources;
     const since = new Date(now.getTime() - CASCADE_WINDOW_MS).toISOString();
     const subflows = await db.kysely
       .selectFrom("flow_run as parent")
@@ -71,12 +71,12 @@ export class CancellationCleanupService extends LoopService {
     for (const child of subflows) {
       // A child already CANCELLING is left to step 1, which may not move it back to CANCELLING.
       const type = child.infrastructure_pid ? "CANCELLING" : "CANCELLED";
-      await setRunState(db, "flow_run", child.id, { type, name: type === "CANCELLING" ? "Cancelling" : "Cancelled", message: PARENT_CANCELLED }, { now });
+      await setRunState(db, "flow_run", child.id, { type, name: type === "CANCELLING" ? "Cancelling" : "Cancelled", message: PARENT_CANCELLED }, { now, events });
     }
   }
 
   private async cancelTaskRuns(now: Date): Promise<void> {
-    const { db } = this.resources;
+    const { db, events } = this.resources;
     const since = new Date(now.getTime() - CASCADE_WINDOW_MS).toISOString();
     const taskRuns = await db.kysely
       .selectFrom("flow_run as parent")
@@ -88,7 +88,7 @@ export class CancellationCleanupService extends LoopService {
       .limit(BATCH)
       .execute();
     for (const taskRun of taskRuns) {
-      await setRunState(db, "task_run", taskRun.id, { type: "CANCELLED", name: "Cancelled", message: PARENT_CANCELLED }, { now });
+      await setRunState(db, "task_run", taskRun.id, { type: "CANCELLED", name: "Cancelled", message: PARENT_CANCELLED }, { now, events });
     }
   }
 }

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from "kysely";
 import { LoopService } from "./service.js";
+import { StatusChanges } from "../events/status-events.js";
 
 /**
  * Keeps the readiness shown for workers, work pools, work queues and deployments true when
@@ -19,7 +20,8 @@ export class ForemanService extends LoopService {
   readonly name = "foreman";
 
   async runOnce(): Promise<void> {
-    const { db, clock, config } = this.resources;
+    const { db, clock, config, events, logger } = this.resources;
+    const changes = new StatusChanges();
     const now = clock.now();
     const nowText = now.toISOString();
     const { inactivityHeartbeatMultiple: multiple, fallbackHeartbeatIntervalSeconds: fallback } = config.foreman;
@@ -36,7 +38,9 @@ export class ForemanService extends LoopService {
           eb(secondsSince(db.dialect.name, "last_heartbeat_time", nowText), ">", sql<number>`coalesce(heartbeat_interval_seconds * 1.0, ${fallback}) * ${multiple}`),
         ]),
       )
-      .execute();
+      .returning("id")
+      .execute()
+      .then((rows) => rows.forEach((r) => changes.worker(r.id)));
 
     await db.kysely
       .updateTable("work_pool")
@@ -54,21 +58,29 @@ export class ForemanService extends LoopService {
           ),
         ),
       )
-      .execute();
+      .returning("id")
+      .execute()
+      .then((rows) => rows.forEach((r) => changes.pool(r.id)));
 
     await db.kysely
       .updateTable("work_queue")
       .set({ status: "NOT_READY", updated: nowText })
       .where("status", "=", "READY")
       .where((eb) => eb.or([eb("last_polled", "is", null), eb("last_polled", "<", cutoff)]))
-      .execute();
+      .returning("id")
+      .execute()
+      .then((rows) => rows.forEach((r) => changes.queue(r.id)));
 
     await db.kysely
       .updateTable("deployment")
       .set({ status: "NOT_READY", updated: nowText })
       .where("status", "=", "READY")
       .where((eb) => eb.or([eb("last_polled", "is", null), eb("last_polled", "<", cutoff)]))
-      .execute();
+      .returning("id")
+      .execute()
+      .then((rows) => rows.forEach((r) => changes.deployment(r.id)));
+
+    await changes.emit(db, events, (error) => logger.error({ err: error }, "publishing status events failed"));
   }
 }
 

@@ -6,6 +6,7 @@ import { LateRunsService } from "./late-runs.js";
 import { PauseExpirationsService } from "./pause-expirations.js";
 import { SchedulerService } from "./scheduler.js";
 import { ZombiesService } from "./zombies.js";
+import { RetentionService } from "./retention.js";
 import type { LoopService, ServiceResources } from "./service.js";
 
 type ServiceFactory = (resources: ServiceResources, intervalSeconds: number) => LoopService;
@@ -19,6 +20,7 @@ const SERVICE_FACTORIES: Partial<Record<ServiceName, ServiceFactory>> = {
   cancellation_cleanup: (r, s) => new CancellationCleanupService(r, s),
   pause_expirations: (r, s) => new PauseExpirationsService(r, s),
   concurrency_lease_expirations: (r, s) => new ConcurrencyLeaseExpirationsService(r, s),
+  retention: (r, s) => new RetentionService(r, s),
 };
 
 /** The services this configuration enables, built (not started). */

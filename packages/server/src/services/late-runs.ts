@@ -15,7 +15,7 @@ export class LateRunsService extends LoopService {
   readonly name = "late_runs";
 
   async runOnce(): Promise<void> {
-    const { db, clock, config } = this.resources;
+    const { db, clock, config, events } = this.resources;
     const now = clock.now();
     const cutoff = new Date(now.getTime() - config.lateRunsAfterSeconds * 1000).toISOString();
     const late = await db.kysely
@@ -33,7 +33,7 @@ export class LateRunsService extends LoopService {
         "flow_run",
         run.id,
         { type: "SCHEDULED", name: "Late", state_details: { scheduled_time: run.next_scheduled_start_time } },
-        { now },
+        { now, events },
       );
     }
   }

@@ -14,7 +14,7 @@ export class PauseExpirationsService extends LoopService {
   readonly name = "pause_expirations";
 
   async runOnce(): Promise<void> {
-    const { db, clock } = this.resources;
+    const { db, clock, events } = this.resources;
     const now = clock.now();
     const expired = await db.kysely
       .selectFrom("flow_run")
@@ -24,7 +24,7 @@ export class PauseExpirationsService extends LoopService {
       .limit(BATCH)
       .execute();
     for (const run of expired) {
-      await setRunState(db, "flow_run", run.id, { type: "FAILED", name: "Failed", message: "The flow run was paused past its timeout and never resumed." }, { now });
+      await setRunState(db, "flow_run", run.id, { type: "FAILED", name: "Failed", message: "The flow run was paused past its timeout and never resumed." }, { now, events });
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { ServerConfig } from "../config.js";
 import type { Database } from "../db/database.js";
+import type { EventStream } from "../events/event-stream.js";
 
 /** Time as the services see it; tests pass a clock they can move instead of sleeping. */
 export interface Clock {
@@ -13,6 +14,8 @@ export interface ServiceResources {
   db: Database;
   config: ServerConfig;
   clock: Clock;
+  /** The event stream: services publish the state changes they make, and may consume it. */
+  events: EventStream;
   logger: Pick<FastifyBaseLogger, "info" | "warn" | "error" | "debug">;
 }
 

@@ -24,7 +24,7 @@ export class ZombiesService extends LoopService {
   readonly name = "zombies";
 
   async runOnce(): Promise<void> {
-    const { db, clock, config, logger } = this.resources;
+    const { db, clock, config, logger, events } = this.resources;
     const now = clock.now();
     const timeoutSeconds = config.zombieHeartbeatTimeoutSeconds;
     const cutoff = new Date(now.getTime() - timeoutSeconds * 1000).toISOString();
@@ -43,7 +43,7 @@ export class ZombiesService extends LoopService {
       const lastSign = Math.max(Date.parse(run.last_heartbeat!), Date.parse(run.state_timestamp!));
       const silentSeconds = Math.round((now.getTime() - lastSign) / 1000);
       const message = `Flow run marked as crashed: no heartbeat for ${silentSeconds} s (timeout ${timeoutSeconds} s); its process is presumed dead.`;
-      const crashed = await setRunState(db, "flow_run", run.id, { type: "CRASHED", name: "Crashed", message }, { now });
+      const crashed = await setRunState(db, "flow_run", run.id, { type: "CRASHED", name: "Crashed", message }, { now, events });
       // Refused when the run finished or was cancelled since it was read: nothing to do then.
       if (crashed.status !== "ACCEPT") continue;
       logger.info({ service: this.name, flowRunId: run.id }, message);
@@ -56,7 +56,7 @@ export class ZombiesService extends LoopService {
    * make another while `run_count <= retries`. Without a deployment no worker would run it.
    */
   private async retryIfAllowed(runId: string, now: Date, crashMessage: string): Promise<void> {
-    const { db } = this.resources;
+    const { db, events } = this.resources;
     const run = await db.kysely.selectFrom("flow_run").select(["run_count", "deployment_id", "empirical_policy"]).where("id", "=", runId).executeTakeFirst();
     if (!run?.deployment_id) return;
     const policy = flowRunPolicy(run);
@@ -74,7 +74,7 @@ export class ZombiesService extends LoopService {
         message: `Retrying after a crash (attempt ${run.run_count} of ${retries + 1}). ${crashMessage}`,
         state_details: { scheduled_time: scheduledTime },
       },
-      { now },
+      { now, events },
     );
   }
 }

@@ -1,3 +1,4 @@
+import type { StatusChanges } from "../../events/status-events.js";
 import type { Deployment, DeploymentSchedule, DeploymentSort, RunCriteria, Schedule } from "@baton/core";
 import { sql, type Selectable, type Updateable } from "kysely";
 import type { z } from "zod";
@@ -367,11 +368,21 @@ export async function lockSchedulableDeployments(trx: Executor, dialect: Dialect
 }
 
 /** Records that a runner polled these deployments: they are READY, as Prefect marks them. */
-export async function markDeploymentsPolled(db: Database, ids: readonly string[], now: string): Promise<void> {
+export async function markDeploymentsPolled(db: Database, ids: readonly string[], now: string, changes?: StatusChanges): Promise<void> {
   if (ids.length === 0) return;
   let targets = db.kysely.selectFrom("deployment").select("id").where("id", "in", ids);
   // Concurrent pollers of the same deployments would only write the same values; skip rather than wait.
   if (db.dialect.supportsRowLocks) targets = targets.orderBy("id").forUpdate().skipLocked();
+  if (changes) {
+    const woken = await db.kysely
+      .updateTable("deployment")
+      .set({ status: "READY" })
+      .where("id", "in", targets)
+      .where((eb) => eb.or([eb("status", "is", null), eb("status", "!=", "READY")]))
+      .returning("id")
+      .execute();
+    for (const { id } of woken) changes.deployment(id);
+  }
   await db.kysely.updateTable("deployment").set({ last_polled: now, status: "READY" }).where("id", "in", targets).execute();
 }
 

@@ -1,12 +1,10 @@
-import { FLOW_RUN_HEARTBEAT_EVENT, RESOURCE_ID_LABEL, type Event, type EventFilter, type ReceivedEvent } from "@baton/core";
+import { FLOW_RUN_HEARTBEAT_EVENT, InvalidInputError, RESOURCE_ID_LABEL, type Countable, type Event, type EventCount, type EventFilter, type ReceivedEvent, type TimeUnit } from "@baton/core";
 import { sql, type RawBuilder, type Selectable, type SqlBool } from "kysely";
 import type { Database } from "../database.js";
-import { fromJson, toJson } from "../json.js";
+import { fromJson } from "../json.js";
 import type { EventTable } from "../schema.js";
 
-/** Rows per INSERT: 9 columns each stays well under both databases' bound-parameter caps. */
-const INSERT_CHUNK = 500;
-/** Runs per heartbeat UPDATE, for the same reason. */
+/** Runs per heartbeat UPDATE: two bound parameters each stays under both databases' caps. */
 const HEARTBEAT_CHUNK = 1000;
 
 const FLOW_RUN_RESOURCE = /^prefect\.flow-run\.([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
@@ -25,30 +23,52 @@ export function eventFromRow(row: Selectable<EventTable>): ReceivedEvent {
 }
 
 /**
- * Stores a batch of events and applies the flow-run heartbeats among them. An event whose id
- * is already stored is skipped, so a client that resends a batch after a lost response does
- * not duplicate it (Prefect deduplicates by event id too).
+ * Stores a batch of events in one statement: the batch travels as one JSON parameter that
+ * the database unpacks (`jsonb_to_recordset` / `json_each`), so a batch of thousands is one
+ * round trip with no bound-parameter limit. An event whose id is already stored is skipped,
+ * so a batch delivered twice, or a client resending after a lost response, duplicates
+ * nothing (Prefect deduplicates by event id too).
  */
-export async function insertEvents(db: Database, events: readonly Event[], received: string): Promise<void> {
+export async function insertEvents(db: Database, events: readonly ReceivedEvent[]): Promise<void> {
+  if (events.length === 0) return;
   const rows = events.map((event) => ({
     id: event.id,
     occurred: event.occurred,
-    received,
+    received: event.received,
     event: event.event,
     resource_id: event.resource[RESOURCE_ID_LABEL] ?? "",
-    resource: toJson(event.resource),
-    related: toJson(event.related),
-    payload: toJson(event.payload),
+    resource: event.resource,
+    related: event.related,
+    payload: event.payload,
     follows: event.follows ?? null,
   }));
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    await db.kysely
-      .insertInto("event")
-      .values(rows.slice(i, i + INSERT_CHUNK))
-      .onConflict((oc) => oc.column("id").doNothing())
-      .execute();
+  const batch = JSON.stringify(rows);
+  if (db.dialect.name === "postgres") {
+    await sql`
+      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
+      SELECT r.id, r.occurred, r.received, r.event, r.resource_id, r.resource, r.related, r.payload, r.follows
+      FROM jsonb_to_recordset(${batch}::jsonb)
+        AS r(id uuid, occurred timestamptz, received timestamptz, event text, resource_id text, resource jsonb, related jsonb, payload jsonb, follows uuid)
+      ON CONFLICT (id) DO NOTHING
+    `.execute(db.kysely);
+  } else {
+    await sql`
+      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
+      SELECT j.value ->> 'id', j.value ->> 'occurred', j.value ->> 'received', j.value ->> 'event', j.value ->> 'resource_id',
+        j.value -> 'resource', j.value -> 'related', j.value -> 'payload', j.value ->> 'follows'
+      FROM json_each(${batch}) AS j WHERE true
+      ON CONFLICT (id) DO NOTHING
+    `.execute(db.kysely);
   }
-  await recordHeartbeats(db, latestHeartbeats(events));
+}
+
+/**
+ * Applies the flow-run heartbeats among `events` (`flow_run.last_heartbeat`). This happens as
+ * events are received, not when they are persisted, so liveness never waits on the persister.
+ */
+export async function applyHeartbeats(db: Database, events: readonly Event[]): Promise<void> {
+  const latest = latestHeartbeats(events);
+  if (latest.size > 0) await recordHeartbeats(db, latest);
 }
 
 /** Each flow run's latest heartbeat in the batch: one value per run, so one UPDATE row per run. */
@@ -99,7 +119,7 @@ function anyPrefix(column: string, prefixes: readonly string[]): RawBuilder<SqlB
   return sql<SqlBool>`(${sql.join(prefixes.map((p) => startsWith(column, p)), sql` OR `)})`;
 }
 
-function eventConditions(filter: EventFilter | null | undefined): Array<RawBuilder<SqlBool>> {
+export function eventConditions(filter: EventFilter | null | undefined): Array<RawBuilder<SqlBool>> {
   const conds: Array<RawBuilder<SqlBool>> = [];
   if (!filter) return conds;
   const { occurred, event, resource, id } = filter;
@@ -135,4 +155,88 @@ export async function filterEvents(
       .executeTakeFirstOrThrow(),
   ]);
   return { events: rows.map(eventFromRow), total: Number(count.n) };
+}
+
+/** Most groups one count returns, and most time buckets one count may ask for (as Prefect). */
+const MAX_COUNT_GROUPS = 1000;
+const UNIT_SECONDS: Record<TimeUnit, number> = { week: 604_800, day: 86_400, hour: 3600, minute: 60, second: 1 };
+
+/**
+ * `POST /events/count-by/{countable}`: how many events match `filter`, by event name, by
+ * resource (labelled with its `prefect.resource.name` when it has one), or by time bucket
+ * (`day`, or `time` with `time_unit` x `time_interval`), every bucket from the filter's
+ * `occurred.since` to `until` listed, empty ones with 0.
+ */
+export async function countEvents(
+  db: Database,
+  filter: EventFilter,
+  countable: Countable,
+  timeUnit: TimeUnit,
+  timeInterval: number,
+): Promise<EventCount[]> {
+  const conds = eventConditions(filter);
+  const where = conds.length > 0 ? sql<SqlBool>`${sql.join(conds, sql` AND `)}` : sql<SqlBool>`1 = 1`;
+  const postgres = db.dialect.name === "postgres";
+  if (countable === "event" || countable === "resource") {
+    const key = countable === "event" ? "event" : "resource_id";
+    const name = postgres ? sql`max(resource ->> 'prefect.resource.name')` : sql`max(json_extract(resource, '$."prefect.resource.name"'))`;
+    const rows = await sql<{ value: string; label: string | null; n: number | string; first: string; last: string }>`
+      SELECT ${sql.ref(key)} AS value, ${countable === "resource" ? name : sql`NULL`} AS label, count(*) AS n,
+        min(occurred) AS first, max(occurred) AS last
+      FROM event WHERE ${where}
+      GROUP BY ${sql.ref(key)}
+      ORDER BY count(*) DESC, ${sql.ref(key)} ASC
+      LIMIT ${MAX_COUNT_GROUPS}
+    `.execute(db.kysely);
+    return rows.rows.map((r) => ({ value: r.value, label: r.label ?? r.value, count: Number(r.n), start_time: toIso(r.first), end_time: toIso(r.last) }));
+  }
+  const unit: TimeUnit = countable === "day" ? "day" : timeUnit;
+  const span = UNIT_SECONDS[unit] * (countable === "day" ? 1 : timeInterval);
+  const until = Date.parse(filter.occurred?.until ?? new Date().toISOString());
+  const since = Date.parse(filter.occurred?.since ?? new Date(until - 86_400_000).toISOString());
+  const start = floorTo(since, unit);
+  const buckets = Math.max(1, Math.ceil((until - start) / (span * 1000)));
+  if (buckets > MAX_COUNT_GROUPS) {
+    throw new InvalidInputError("time_interval", `would make ${buckets} buckets of the time range, more than ${MAX_COUNT_GROUPS}: make the interval longer or the range shorter`);
+  }
+  const startIso = new Date(start).toISOString();
+  const bucket = postgres
+    ? sql<number>`floor(extract(epoch from (occurred - ${startIso}::timestamptz)) / ${span})::int`
+    : sql<number>`CAST((julianday(occurred) - julianday(${startIso})) * 86400.0 / ${span} AS INTEGER)`;
+  const timeWhere = sql<SqlBool>`${where} AND occurred >= ${startIso} AND occurred <= ${new Date(until).toISOString()}`;
+  const rows = await sql<{ bucket: number | string; n: number | string }>`
+    SELECT ${bucket} AS bucket, count(*) AS n FROM event WHERE ${timeWhere} GROUP BY 1
+  `.execute(db.kysely);
+  const counts = new Map(rows.rows.map((r) => [Number(r.bucket), Number(r.n)]));
+  const out: EventCount[] = [];
+  for (let i = 0; i < buckets; i++) {
+    const from = new Date(start + i * span * 1000).toISOString();
+    const to = new Date(start + (i + 1) * span * 1000 - 1).toISOString();
+    out.push({ value: from, label: from, count: counts.get(i) ?? 0, start_time: from, end_time: to });
+  }
+  return out;
+}
+
+/** The start of the time unit `ms` falls in (UTC; weeks start on Monday). */
+function floorTo(ms: number, unit: TimeUnit): number {
+  const date = new Date(ms);
+  switch (unit) {
+    case "second":
+      return Math.floor(ms / 1000) * 1000;
+    case "minute":
+      return Math.floor(ms / 60_000) * 60_000;
+    case "hour":
+      return Math.floor(ms / 3_600_000) * 3_600_000;
+    case "day":
+      return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
+    case "week": {
+      const day = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
+      return day - ((date.getUTCDay() + 6) % 7) * 86_400_000;
+    }
+  }
+}
+
+/** Timestamps as both databases return them, as ISO strings. */
+function toIso(value: string | Date): string {
+  return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
 }

@@ -1,7 +1,6 @@
 import type { Log, LogCreate, LogFilter } from "@baton/core";
-import type { Selectable } from "kysely";
-import { insertRows } from "../bulk-insert.js";
-import type { Database, Executor } from "../database.js";
+import { sql, type Selectable } from "kysely";
+import type { Database } from "../database.js";
 import { logConditions } from "../filters.js";
 import { newId } from "../json.js";
 import type { LogTable } from "../schema.js";
@@ -11,20 +10,17 @@ export function logFromRow(row: Selectable<LogTable>): Log {
   return { ...row, updated: row.created };
 }
 
-const INSERT_LOGS = {
-  key: "logs",
-  table: "log",
-  columns: ["id", "created", "name", "level", "message", "timestamp", "flow_run_id", "task_run_id"],
-} as const;
-/** Rows per INSERT: 8 columns each stays well under both databases' bound-parameter caps. */
-const CHUNK = 1000;
-
-/** Inserts a batch of logs: one transaction, one statement per chunk of rows. */
-export async function insertLogs(db: Database, logs: ReadonlyArray<LogCreate & { timestamp: string }>): Promise<void> {
+/**
+ * Inserts a batch of logs in one statement (the batch travels as one JSON parameter that the
+ * database unpacks, so a batch of thousands is one round trip) and returns them as stored.
+ */
+export async function insertLogs(db: Database, logs: ReadonlyArray<LogCreate & { timestamp: string }>): Promise<Log[]> {
+  if (logs.length === 0) return [];
   const now = new Date().toISOString();
-  const rows: Array<Selectable<LogTable>> = logs.map((log) => ({
+  const rows: Log[] = logs.map((log) => ({
     id: newId(),
     created: now,
+    updated: now,
     name: log.name,
     level: log.level,
     message: log.message,
@@ -32,13 +28,23 @@ export async function insertLogs(db: Database, logs: ReadonlyArray<LogCreate & {
     flow_run_id: log.flow_run_id ?? null,
     task_run_id: log.task_run_id ?? null,
   }));
-  if (rows.length === 0) return;
-  const write = async (trx: Executor) => {
-    for (let i = 0; i < rows.length; i += CHUNK) await insertRows(trx, db.dialect.name, INSERT_LOGS, rows.slice(i, i + CHUNK));
-  };
-  // One chunk needs no transaction of its own; several are written together or not at all.
-  if (rows.length <= CHUNK) await write(db.kysely);
-  else await db.write(write);
+  const batch = JSON.stringify(rows);
+  if (db.dialect.name === "postgres") {
+    await sql`
+      INSERT INTO log (id, created, name, level, message, timestamp, flow_run_id, task_run_id)
+      SELECT r.id, r.created, r.name, r.level, r.message, r."timestamp", r.flow_run_id, r.task_run_id
+      FROM json_to_recordset(${batch}::json)
+        AS r(id uuid, created timestamptz, name text, level int, message text, "timestamp" timestamptz, flow_run_id uuid, task_run_id uuid)
+    `.execute(db.kysely);
+  } else {
+    await sql`
+      INSERT INTO log (id, created, name, level, message, timestamp, flow_run_id, task_run_id)
+      SELECT j.value ->> 'id', j.value ->> 'created', j.value ->> 'name', j.value ->> 'level', j.value ->> 'message',
+        j.value ->> 'timestamp', j.value ->> 'flow_run_id', j.value ->> 'task_run_id'
+      FROM json_each(${batch}) AS j
+    `.execute(db.kysely);
+  }
+  return rows;
 }
 
 export async function filterLogs(

@@ -1,3 +1,4 @@
+import type { StatusChanges } from "../../events/status-events.js";
 import {
   AGENT_POOL_TYPE,
   ConflictError,
@@ -165,7 +166,7 @@ export interface WorkPoolPatch {
  * Applies the fields sent. Pausing sets status PAUSED; resuming sets READY when a worker is
  * online or the pool was polled recently, NOT_READY otherwise.
  */
-export async function updateWorkPool(trx: Executor, row: WorkPoolRow, patch: WorkPoolPatch, now: Date): Promise<void> {
+export async function updateWorkPool(trx: Executor, row: WorkPoolRow, patch: WorkPoolPatch, now: Date, changes?: StatusChanges): Promise<void> {
   const set: Updateable<WorkPoolTable> = { updated: now.toISOString() };
   if (patch.description !== undefined) set.description = patch.description;
   if (patch.base_job_template != null) set.base_job_template = toJson(patch.base_job_template);
@@ -175,6 +176,7 @@ export async function updateWorkPool(trx: Executor, row: WorkPoolRow, patch: Wor
     set.is_paused = toBool(patch.is_paused);
     const ready = !patch.is_paused && (polledRecently(row.last_polled, now) || (await hasOnlineWorker(trx, row.id)));
     set.status = poolStatus(row.type, patch.is_paused, ready);
+    if (set.status !== row.status) changes?.pool(row.id);
   }
   await trx.updateTable("work_pool").set(set).where("id", "=", row.id).execute();
 }
@@ -320,11 +322,19 @@ export async function scheduledFlowRuns(
  * polls running at once, and claims locking the pool, cannot deadlock with this. Deployments
  * another poll is marking right now are skipped on PostgreSQL (that poll marks them).
  */
-export async function recordPoll(db: Database, pool: WorkPoolRow, queues: ReadonlyArray<Selectable<WorkQueueTable>>, now: Date): Promise<void> {
+export async function recordPoll(db: Database, pool: WorkPoolRow, queues: ReadonlyArray<Selectable<WorkQueueTable>>, now: Date, changes?: StatusChanges): Promise<void> {
   const at = now.toISOString();
   const kysely = db.kysely;
   const poolSet: Updateable<WorkPoolTable> = { last_polled: at };
-  if (pool.is_paused === 0 && pool.type !== AGENT_POOL_TYPE) poolSet.status = "READY";
+  if (pool.is_paused === 0 && pool.type !== AGENT_POOL_TYPE) {
+    poolSet.status = "READY";
+    // Which statuses this poll changes (for their events): only rows read as not READY are asked.
+    if (changes && pool.status !== "READY" && (await becomeReady(db, "work_pool", [pool.id])).length > 0) changes.pool(pool.id);
+  }
+  if (changes) {
+    const waking = queues.filter((q) => q.is_paused === 0 && q.status !== "READY").map((q) => q.id);
+    for (const id of await becomeReady(db, "work_queue", waking)) changes.queue(id);
+  }
   await kysely.updateTable("work_pool").set(poolSet).where("id", "=", pool.id).execute();
   for (const queue of [...queues].sort((a, b) => a.id.localeCompare(b.id))) {
     await kysely
@@ -350,5 +360,28 @@ export async function recordPoll(db: Database, pool: WorkPoolRow, queues: Readon
       ]),
     );
   if (db.dialect.supportsRowLocks) targets = targets.orderBy("id").forUpdate().skipLocked();
+  if (changes) {
+    const woken = await kysely
+      .updateTable("deployment")
+      .set({ status: "READY" })
+      .where("id", "in", targets)
+      .where((eb) => eb.or([eb("status", "is", null), eb("status", "!=", "READY")]))
+      .returning("id")
+      .execute();
+    for (const { id } of woken) changes.deployment(id);
+  }
   await kysely.updateTable("deployment").set({ last_polled: at, status: "READY" }).where("id", "in", targets).execute();
+}
+
+/** Sets status READY on those of `ids` that are not READY, returning which ones changed. */
+export async function becomeReady(db: Database, table: "work_pool" | "work_queue" | "deployment", ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.kysely
+    .updateTable(table)
+    .set({ status: "READY" })
+    .where("id", "in", ids)
+    .where((eb) => eb.or([eb("status", "is", null), eb("status", "!=", "READY")]))
+    .returning("id")
+    .execute();
+  return rows.map((r) => r.id);
 }

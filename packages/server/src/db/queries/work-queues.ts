@@ -1,3 +1,4 @@
+import type { StatusChanges } from "../../events/status-events.js";
 import {
   AGENT_POOL_TYPE,
   ConflictError,
@@ -221,7 +222,7 @@ export interface WorkQueuePatch {
  * Applies the fields sent. Pausing sets status PAUSED; resuming a paused queue makes it
  * READY if it was polled recently, NOT_READY otherwise. A new name taken in the pool is a 409.
  */
-export async function updateWorkQueue(trx: Executor, db: Database, row: WorkQueueRow, patch: WorkQueuePatch, now: Date): Promise<void> {
+export async function updateWorkQueue(trx: Executor, db: Database, row: WorkQueueRow, patch: WorkQueuePatch, now: Date, changes?: StatusChanges): Promise<void> {
   await lockPool(trx, db, row.work_pool_id);
   const set: Updateable<WorkQueueTable> = { updated: now.toISOString() };
   if (patch.name != null && patch.name !== row.name) {
@@ -240,6 +241,7 @@ export async function updateWorkQueue(trx: Executor, db: Database, row: WorkQueu
       set.status = polledRecently(lastPolled, now) ? "READY" : "NOT_READY";
     }
   }
+  if (set.status !== undefined && set.status !== row.status) changes?.queue(row.id);
   await trx.updateTable("work_queue").set(set).where("id", "=", row.id).execute();
   if (patch.priority != null && patch.priority !== row.priority) {
     await renumberPriorities(trx, row.work_pool_id, new Map([[row.id, patch.priority]]));

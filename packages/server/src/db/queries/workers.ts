@@ -1,3 +1,4 @@
+import type { StatusChanges } from "../../events/status-events.js";
 import { AGENT_POOL_TYPE, type Worker, type WorkerFilter, type WorkerStatus } from "@baton/core";
 import { sql, type Expression, type ExpressionBuilder, type Selectable, type SqlBool } from "kysely";
 import type { Executor } from "../database.js";
@@ -24,21 +25,32 @@ export function workerFromRow(row: Selectable<WorkerTable>): Worker {
  * pool (unless paused) becomes READY. One upsert, so concurrent heartbeats of the same
  * worker cannot collide. (The foreman service marks silent workers OFFLINE.)
  */
-export async function recordHeartbeat(db: Executor, pool: WorkPoolRow, name: string, intervalSeconds: number | null | undefined, now: Date): Promise<void> {
+export async function recordHeartbeat(db: Executor, pool: WorkPoolRow, name: string, intervalSeconds: number | null | undefined, now: Date, changes?: StatusChanges): Promise<void> {
   const at = now.toISOString();
+  const before = changes ? await db.selectFrom("worker").select("status").where("work_pool_id", "=", pool.id).where("name", "=", name).executeTakeFirst() : undefined;
   const changing = {
     updated: at,
     last_heartbeat_time: at,
     status: "ONLINE",
     ...(intervalSeconds == null ? {} : { heartbeat_interval_seconds: intervalSeconds }),
   };
-  await db
+  const row = await db
     .insertInto("worker")
     .values({ id: newId(), created: at, name, work_pool_id: pool.id, heartbeat_interval_seconds: intervalSeconds ?? null, ...changing })
     .onConflict((oc) => oc.columns(["work_pool_id", "name"]).doUpdateSet(changing))
-    .execute();
+    .returning("id")
+    .executeTakeFirst();
+  if (changes && before?.status !== "ONLINE" && row) changes.worker(row.id);
   if (pool.is_paused === 0 && pool.type !== AGENT_POOL_TYPE && pool.status !== "READY") {
-    await db.updateTable("work_pool").set({ status: "READY", updated: at }).where("id", "=", pool.id).where("is_paused", "=", 0).execute();
+    const woken = await db
+      .updateTable("work_pool")
+      .set({ status: "READY", updated: at })
+      .where("id", "=", pool.id)
+      .where("is_paused", "=", 0)
+      .where((eb) => eb.or([eb("status", "is", null), eb("status", "!=", "READY")]))
+      .returning("id")
+      .execute();
+    if (woken.length > 0) changes?.pool(pool.id);
   }
 }
 
