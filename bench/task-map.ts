@@ -13,6 +13,7 @@
  * orchestration); `server` sets BATON_CLIENT_SIDE_TASK_ORCHESTRATION=false, for comparison.
  */
 import { readdirSync, statSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -22,6 +23,7 @@ import { parseCommandLine, parseDatabases, positiveInt, UsageError, type Databas
 import { startServerChild } from "./lib/server-process.js";
 import { formatSqlTiming } from "./lib/sql-report.js";
 import { formatProfile, summariseProfile } from "./lib/cpuprofile.js";
+import { sampleProcess } from "./lib/proc-stats.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -30,6 +32,7 @@ const USAGE = `Usage: npm run bench:task-map -- [options]
   --server inprocess|process|both where the server runs (default both)
   --tasks N                       task runs in the map (default 5000)
   --orchestration client|server   where task states are decided (default client)
+  --repeat N                      measured flows per case, one after the other on the same server (default 1); the best is reported
   --pg-url URL                    PostgreSQL server (default ${DEFAULT_POSTGRES_URL})
   --sql-timing                    with --server process: time every SQL statement of the server; print the totals
   --cpu-prof DIR                  with --server process: run the server under node --cpu-prof; print a summary
@@ -41,6 +44,7 @@ interface Options {
   databases: DatabaseKind[];
   placements: Placement[];
   tasks: number;
+  repeat: number;
   orchestration: "client" | "server";
   pgUrl: string;
   sqlTiming: boolean;
@@ -54,6 +58,7 @@ function parseOptions(argv: string[]): Options {
       db: { type: "string", default: "both" },
       server: { type: "string", default: "both" },
       tasks: { type: "string", default: "5000" },
+      repeat: { type: "string", default: "1" },
       orchestration: { type: "string", default: "client" },
       "pg-url": { type: "string", default: process.env.BATON_BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES_URL },
       "sql-timing": { type: "boolean", default: false },
@@ -71,6 +76,7 @@ function parseOptions(argv: string[]): Options {
     databases: parseDatabases(values.db),
     placements,
     tasks: positiveInt("--tasks", values.tasks),
+    repeat: positiveInt("--repeat", values.repeat),
     orchestration: values.orchestration,
     pgUrl: values["pg-url"],
     sqlTiming: values["sql-timing"],
@@ -87,6 +93,9 @@ interface Result {
   tasksSeconds: number;
   completed: number;
   states: number;
+  /** CPU seconds during the measured flow: this process (the flow, and the server when in-process), the server's process. */
+  cpuHere: number;
+  cpuServer: number | undefined;
 }
 
 async function api<T>(apiUrl: string, path: string, body: unknown): Promise<T> {
@@ -100,6 +109,7 @@ async function measure(db: DatabaseKind, placement: Placement, options: Options)
   const database = prepareDatabase(db, options.pgUrl);
   let stop: () => Promise<void>;
   let apiUrl: string;
+  let serverPid: number | undefined;
   if (placement === "process") {
     const nodeArgs = options.cpuProf ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProf] : [];
     const env = { ...database.env };
@@ -111,6 +121,7 @@ async function measure(db: DatabaseKind, placement: Placement, options: Options)
     const startedAt = Date.now();
     const child = await startServerChild({ launcher: "serve", env, nodeArgs });
     apiUrl = `${child.url}/api`;
+    serverPid = child.pid;
     stop = async () => {
       await child.stop();
       if (options.sqlTiming) process.stdout.write(`\n${formatSqlTiming(timingFile)}\n`);
@@ -138,18 +149,39 @@ async function measure(db: DatabaseKind, placement: Placement, options: Options)
     });
     // Warm-up: JIT, prepared statements, connections.
     await mapper(Math.min(500, options.tasks));
-    process.stderr.write(`${db}, server ${placement}: mapping ${options.tasks} task runs...\n`);
-    const started = performance.now();
-    const outcome = await mapper.run(options.tasks);
-    const seconds = (performance.now() - started) / 1000;
-    const tasksSeconds = (tasksDoneAt - started) / 1000;
-    if (outcome.state.type !== "COMPLETED") throw new Error(`the flow run ended ${outcome.state.type}`);
-    const flowRunId = outcome.flowRun.id;
-    const completed = await api<number>(apiUrl, "/task_runs/count", { task_runs: { flow_run_id: { any_: [flowRunId] }, state: { type: { any_: ["COMPLETED"] } } } });
-    // Every task run's history is on the server: spot-check one (Pending, Running, Completed).
-    const [sample] = await api<Array<{ id: string }>>(apiUrl, "/task_runs/filter", { task_runs: { flow_run_id: { any_: [flowRunId] } }, limit: 1 });
-    const states = sample ? (await (await fetch(`${apiUrl}/task_run_states/?task_run_id=${sample.id}`)).json() as unknown[]).length : 0;
-    return { db, placement, tasks: options.tasks, seconds, tasksSeconds, completed, states };
+    let best: Result | undefined;
+    for (let round = 1; round <= options.repeat; round++) {
+      process.stderr.write(`${db}, server ${placement}: mapping ${options.tasks} task runs${options.repeat > 1 ? ` (${round}/${options.repeat})` : ""}...\n`);
+      const serverBefore = serverPid === undefined ? undefined : sampleProcess(serverPid)?.cpuSeconds;
+      const cpuBefore = process.cpuUsage();
+      const started = performance.now();
+      const outcome = await mapper.run(options.tasks);
+      const seconds = (performance.now() - started) / 1000;
+      const cpu = process.cpuUsage(cpuBefore);
+      const serverAfter = serverPid === undefined ? undefined : sampleProcess(serverPid)?.cpuSeconds;
+      const tasksSeconds = (tasksDoneAt - started) / 1000;
+      if (outcome.state.type !== "COMPLETED") throw new Error(`the flow run ended ${outcome.state.type}`);
+      const flowRunId = outcome.flowRun.id;
+      const completed = await api<number>(apiUrl, "/task_runs/count", { task_runs: { flow_run_id: { any_: [flowRunId] }, state: { type: { any_: ["COMPLETED"] } } } });
+      // Every task run's history is on the server: spot-check one (Pending, Running, Completed).
+      const [sample] = await api<Array<{ id: string }>>(apiUrl, "/task_runs/filter", { task_runs: { flow_run_id: { any_: [flowRunId] } }, limit: 1 });
+      const states = sample ? (await (await fetch(`${apiUrl}/task_run_states/?task_run_id=${sample.id}`)).json() as unknown[]).length : 0;
+      const result: Result = {
+        db,
+        placement,
+        tasks: options.tasks,
+        seconds,
+        tasksSeconds,
+        completed,
+        states,
+        cpuHere: (cpu.user + cpu.system) / 1e6,
+        cpuServer: serverBefore === undefined || serverAfter === undefined ? undefined : serverAfter - serverBefore,
+      };
+      if (options.repeat > 1) process.stderr.write(`  ${seconds.toFixed(2)} s, ${(options.tasks / seconds).toFixed(0)} tasks/s\n`);
+      // A case fails if any round left a task run unrecorded, whichever round was fastest.
+      if (completed !== options.tasks || best === undefined || (best.completed === options.tasks && seconds < best.seconds)) best = result;
+    }
+    return best!;
   } finally {
     await stop();
     await database.release();
@@ -167,11 +199,14 @@ async function main(): Promise<number> {
     "",
     "tasks done = when the last task's result reached the flow, before it flushed the remaining reports and set its final state",
     "",
-    `${"database".padEnd(10)} ${"server".padEnd(10)} ${"seconds".padStart(8)} ${"tasks/s".padStart(9)} ${"tasks done".padStart(11)} ${"COMPLETED".padStart(10)} ${"states of one run".padStart(18)}`,
+    "CPU = CPU seconds during the measured flow of this process (the flow, and the server when in-process) / of the server's process",
+    "",
+    `${"database".padEnd(10)} ${"server".padEnd(10)} ${"seconds".padStart(8)} ${"tasks/s".padStart(9)} ${"tasks done".padStart(11)} ${"CPU here/server".padStart(16)} ${"COMPLETED".padStart(10)} ${"states of one run".padStart(18)}`,
     ...results.map(
       (r) =>
-        `${r.db.padEnd(10)} ${r.placement.padEnd(10)} ${r.seconds.toFixed(2).padStart(8)} ${(r.tasks / r.seconds).toFixed(0).padStart(9)} ${`${r.tasksSeconds.toFixed(2)} s`.padStart(11)} ${String(r.completed).padStart(10)} ${String(r.states).padStart(18)}`,
+        `${r.db.padEnd(10)} ${r.placement.padEnd(10)} ${r.seconds.toFixed(2).padStart(8)} ${(r.tasks / r.seconds).toFixed(0).padStart(9)} ${`${r.tasksSeconds.toFixed(2)} s`.padStart(11)} ${`${r.cpuHere.toFixed(2)} / ${r.cpuServer === undefined ? "-" : r.cpuServer.toFixed(2)}`.padStart(16)} ${String(r.completed).padStart(10)} ${String(r.states).padStart(18)}`,
     ),
+    `load average: ${loadavg().map((l) => l.toFixed(2)).join(", ")} (${cpus().length} cores)`,
     "",
     `target: >= 5,000 tasks/s -> ${results.map((r) => `${r.db}/${r.placement}: ${r.tasks / r.seconds >= 5000 ? "met" : "NOT met"}`).join(", ")}`,
   ];

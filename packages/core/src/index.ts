@@ -1,4 +1,5 @@
 export * from "./primitives.js";
+export { newId } from "./ids.js";
 export * from "./states.js";
 export * from "./time-zones.js";
 export * from "./errors.js";

@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import { InvalidInputError, type State, type TaskRun } from "@baton/core";
+import { InvalidInputError, newId, type State, type TaskRun } from "@baton/core";
 import type { CacheKeyContext } from "./cache/keys.js";
 import type { CachePolicy } from "./cache/policies.js";
 import type { Serializer } from "./results/serializers.js";
@@ -183,9 +182,10 @@ function makeTask<A extends unknown[], R>(options: TaskOptions<A>, fn: (...args:
   if (!name) throw new InvalidOptionError("task.name", "the function has no name: pass { name } or a named function");
   const def: TaskDefinition<A, R> = { name, taskKey: taskKeyFor(name), fn, options };
 
-  const call = (...args: A): Promise<R> => runTask(def, args, randomUUID());
+  // Task run ids are UUIDv7s (time-ordered): the server's task_run table is keyed by them.
+  const call = (...args: A): Promise<R> => runTask(def, args, newId());
   const submit = (...args: SubmitArgs<A>): TaskRunFuture<R> => {
-    const taskRunId = randomUUID();
+    const taskRunId = newId();
     const future = new TaskRunFuture<R>(taskRunId, (observer) => runTask(def, args, taskRunId, observer));
     track(future);
     return future;

@@ -15,6 +15,7 @@ import type { ResultRecordMetadata } from "@baton/core";
 import { cacheKeyFor, expirationFrom, taskResultPlan, type ResultPlan } from "./results.js";
 import { applyState, failedProposal, runAttempt } from "./attempt.js";
 import { trackRunning } from "./crash.js";
+import { yieldIfBusy } from "./event-loop.js";
 import { orchestratedLocally } from "./local-task-run.js";
 import { runHooks } from "./hooks.js";
 import { namedParameters, parameterNames } from "./parameters.js";
@@ -85,6 +86,37 @@ export async function runTaskRun<A extends unknown[], R>(def: TaskDefinition<A, 
     txn: undefined,
     slot: undefined,
   });
+}
+
+/** The signal of a finished run's hooks: nothing aborts them. */
+const NEVER_ABORTED = new AbortController().signal;
+
+/** Controllers of the running task runs of each flow run attempt, by the attempt's signal. */
+const followers = new WeakMap<AbortSignal, Set<AbortController>>();
+
+/**
+ * Aborts `controller` when `signal` aborts, until the returned function is called. One listener
+ * per flow run attempt serves all its task runs: an EventTarget looks through its listeners on
+ * every add and remove, so one each made a 5,000-task map quadratic (a third of the SDK's time).
+ */
+function abortWith(signal: AbortSignal, controller: AbortController): () => void {
+  if (signal.aborted) {
+    controller.abort(signal.reason);
+    return () => undefined;
+  }
+  let set = followers.get(signal);
+  if (set === undefined) {
+    const controllers = new Set<AbortController>();
+    set = controllers;
+    followers.set(signal, controllers);
+    signal.addEventListener("abort", () => {
+      for (const c of controllers) c.abort(signal.reason);
+      controllers.clear();
+    }, { once: true });
+  }
+  set.add(controller);
+  const linked = set;
+  return () => void linked.delete(controller);
 }
 
 interface TaskCall {
@@ -158,6 +190,11 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
     throw new UpstreamTaskError(taskRun.id, upstream, { cause: error });
   }
 
+  if (local) {
+    // Let the event loop send the reports of the task runs before this one (see event-loop.ts).
+    const turn = yieldIfBusy();
+    if (turn !== undefined) await turn;
+  }
   if (plan.ignoredCache !== undefined) logger.warning(`Task '${def.name}': ${plan.ignoredCache}`);
   const cacheKey = plan.cachePolicy === undefined ? undefined : cacheKeyFor(plan, cacheContext(def, resolvedArgs, taskRun, flowCtx), (message) => logger.warning(message));
   const target: RunTarget = { kind: "task", id: taskRun.id, client };
@@ -207,9 +244,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
       taskRun.run_count += 1;
       const controller = new AbortController();
       // A flow run attempt that times out aborts the signal of its running tasks too.
-      const abortWithFlow = () => controller.abort(flowCtx?.signal.reason);
-      if (flowCtx?.signal.aborted) abortWithFlow();
-      else flowCtx?.signal.addEventListener("abort", abortWithFlow, { once: true });
+      const unlink = flowCtx ? abortWith(flowCtx.signal, controller) : undefined;
       const taskCtx = contextFor(controller.signal);
       const attempt = await runAttempt<R>(async () => runStore.run({ flow: flowCtx, task: taskCtx }, () => def.fn(...resolvedArgs)), {
         run: target,
@@ -217,7 +252,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
         controller,
         pending: taskCtx.pending,
       });
-      flowCtx?.signal.removeEventListener("abort", abortWithFlow);
+      unlink?.();
 
       let proposal: StateCreate;
       if (attempt.ok) {
@@ -264,7 +299,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
     untrack();
   }
 
-  const store: RunStore = { flow: flowCtx, task: contextFor(new AbortController().signal) };
+  const store: RunStore = { flow: flowCtx, task: contextFor(NEVER_ABORTED) };
   const final: State = finalState;
   if (final.type === "COMPLETED") {
     logger.info(`Finished in state ${describeState(final)}`);

@@ -3,6 +3,7 @@ import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import { countEvents, filterEvents } from "../db/queries/events.js";
 import { receiveEvents } from "../events/receive.js";
+import { parseCommonEvents } from "../validation/hot-bodies.js";
 import type { ApiContext } from "./context.js";
 
 /**
@@ -19,6 +20,7 @@ export function registerEventRoutes({ router, db, events }: ApiContext): void {
     tag: "Events",
     summary: `Record a batch of events (at most ${MAX_EVENT_BATCH}); flow-run heartbeats among them keep their runs from being declared crashed`,
     body: z.array(Event).max(MAX_EVENT_BATCH),
+    fastBody: parseCommonEvents,
     status: 204,
     handler: async ({ body }) => {
       await receiveEvents(db, events, body);

@@ -1,4 +1,5 @@
 import { STATE_TYPES, StateDetails, TaskRunPolicy, TaskRunStateEventPayload, type StateType } from "@baton/core";
+import { isCanonicalTime, isLowerId as isId, isObject } from "../validation/hot-bodies.js";
 
 /**
  * The task run recorder's hot path: a check of the payload of a `prefect.task-run.*` event as
@@ -68,10 +69,6 @@ export function parseCommonPayload(payload: Record<string, unknown>): TaskRunSta
 
 const TIMESTAMPS = ["cache_expiration", "created", "expected_start_time", "next_scheduled_start_time", "start_time", "end_time"] as const;
 const STATE_TYPE_SET = new Set<string>(STATE_TYPES);
-/** What `DateTime` turns any valid timestamp into; text already in this form is kept as it is. */
-const CANONICAL_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
-/** Lower-case UUID-shaped, as `Id` leaves it. */
-const LOWER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const DEFAULT_POLICY: TaskRunPolicy = TaskRunPolicy.parse({});
 
@@ -87,25 +84,12 @@ function plainPolicy(value: unknown): TaskRunPolicy | undefined {
   return { max_retries, retry_delay_seconds, retries, retry_delay, retry_jitter_factor } as TaskRunPolicy;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isId(value: unknown): value is string {
-  return typeof value === "string" && LOWER_ID.test(value);
-}
-
 function isName(value: unknown, min: number): value is string {
   return typeof value === "string" && value.length >= min && value.length <= 5000;
 }
 
 function optionalText(value: unknown, max: number): boolean {
   return value == null || (typeof value === "string" && value.length <= max);
-}
-
-/** Canonical and a real instant (Date.parse refuses February 30th). */
-function isCanonicalTime(value: unknown): value is string {
-  return typeof value === "string" && CANONICAL_TIME.test(value) && new Date(value).toISOString() === value;
 }
 
 function countOrUndefined(value: unknown): boolean {

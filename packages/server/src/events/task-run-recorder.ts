@@ -7,11 +7,12 @@ import {
   type TaskRunStateEventPayload,
   type State,
 } from "@baton/core";
-import { sql, type Selectable } from "kysely";
+import type { Selectable } from "kysely";
+import { insertRows } from "../db/bulk-insert.js";
 import type { Database, Executor } from "../db/database.js";
 import { toJson } from "../db/json.js";
 import type { StateTable, TaskRunTable } from "../db/schema.js";
-import { stateRow } from "../db/queries/states.js";
+import { STATE_COLUMNS, stateRow } from "../db/queries/states.js";
 import { parsePayload } from "./task-run-payload.js";
 
 /** Rows per INSERT: 28 task_run columns x 400 and 9 state columns x 1000 stay under both databases' parameter caps. */
@@ -47,16 +48,11 @@ export async function recordTaskRunEvents(db: Database, events: readonly Event[]
   }
   const runRows = [...latest.values()].map(runRow);
   const stateRows: Array<Selectable<StateTable>> = recorded.map((r) => stateRow(r.state, r.payload.task_run.id));
+  const dialect = db.dialect.name;
   try {
     await db.write(async (trx) => {
-      for (let i = 0; i < runRows.length; i += RUN_CHUNK) await upsertRuns(trx, runRows.slice(i, i + RUN_CHUNK));
-      for (let i = 0; i < stateRows.length; i += STATE_CHUNK) {
-        await trx
-          .insertInto("task_run_state")
-          .values(stateRows.slice(i, i + STATE_CHUNK))
-          .onConflict((oc) => oc.column("id").doNothing())
-          .execute();
-      }
+      for (let i = 0; i < runRows.length; i += RUN_CHUNK) await insertRows(trx, dialect, UPSERT_RUNS, runRows.slice(i, i + RUN_CHUNK));
+      for (let i = 0; i < stateRows.length; i += STATE_CHUNK) await insertRows(trx, dialect, INSERT_STATES, stateRows.slice(i, i + STATE_CHUNK));
     });
   } catch (error) {
     const code = (error as { code?: unknown }).code;
@@ -140,38 +136,47 @@ function runRow({ state, payload }: Recorded): Selectable<TaskRunTable> {
   };
 }
 
+const RUN_COLUMNS = [
+  "id",
+  "created",
+  "updated",
+  "name",
+  "flow_run_id",
+  "task_key",
+  "dynamic_key",
+  "cache_key",
+  "cache_expiration",
+  "task_version",
+  "empirical_policy",
+  "tags",
+  "labels",
+  "task_inputs",
+  "flow_run_run_count",
+  "state_id",
+  "state_type",
+  "state_name",
+  "state_timestamp",
+  "state",
+  "run_count",
+  "total_run_time",
+  "expected_start_time",
+  "next_scheduled_start_time",
+  "start_time",
+  "end_time",
+] as const satisfies ReadonlyArray<keyof Selectable<TaskRunTable>>;
+
+/** What an existing run takes from a newer state's row: everything but its identity and creation. */
+const RUN_UPDATED = RUN_COLUMNS.filter((c) => !["id", "created", "flow_run_id", "task_key", "dynamic_key", "expected_start_time"].includes(c));
+
 /** Inserts the runs, or moves existing ones to these states where they are newer: one statement. */
-async function upsertRuns(trx: Executor, rows: Array<Selectable<TaskRunTable>>): Promise<void> {
-  const updated = [
-    "updated",
-    "name",
-    "cache_key",
-    "cache_expiration",
-    "task_version",
-    "empirical_policy",
-    "tags",
-    "labels",
-    "task_inputs",
-    "flow_run_run_count",
-    "state_id",
-    "state_type",
-    "state_name",
-    "state_timestamp",
-    "state",
-    "run_count",
-    "total_run_time",
-    "next_scheduled_start_time",
-    "start_time",
-    "end_time",
-  ] as const;
-  await trx
-    .insertInto("task_run")
-    .values(rows)
-    .onConflict((oc) =>
-      oc
-        .column("id")
-        .doUpdateSet(Object.fromEntries(updated.map((column) => [column, sql.ref(`excluded.${column}`)])))
-        .where(sql<boolean>`task_run.state_timestamp IS NULL OR task_run.state_timestamp < excluded.state_timestamp`),
-    )
-    .execute();
-}
+const UPSERT_RUNS = {
+  key: "recorder-runs",
+  table: "task_run",
+  columns: RUN_COLUMNS,
+  rest:
+    `on conflict ("id") do update set ${RUN_UPDATED.map((c) => `"${c}" = excluded."${c}"`).join(", ")} ` +
+    `where "task_run"."state_timestamp" IS NULL OR "task_run"."state_timestamp" < excluded."state_timestamp"`,
+};
+
+/** The states, each once: a state already stored (a batch sent again) is skipped. */
+const INSERT_STATES = { key: "recorder-states", table: "task_run_state", columns: STATE_COLUMNS, rest: `on conflict ("id") do nothing` };
