@@ -6,3 +6,6 @@ export { MIGRATIONS } from "./db/migrations/index.js";
 export { nextScheduledTimes, scheduleTimes, checkSchedule, type TimeWindow } from "./scheduling/next-times.js";
 export { EventStream, emitEvents, toReceived, EVENTS_TOPIC, type EmittedEvent } from "./events/event-stream.js";
 export { createBus, MemoryBus, RedisBus, type MessagingConfig, type MessageBus, type MessageHandler, type SubscribeOptions } from "./messaging/index.js";
+export { LogStream, LOGS_TOPIC } from "./events/event-stream.js";
+export { eventMatches, logMatches } from "./events/matching.js";
+export { PERSISTER_GROUP } from "./events/persister.js";

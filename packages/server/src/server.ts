@@ -37,7 +37,7 @@ async function openEvents(config: ServerConfig, db: Database, logger: Parameters
   const events = new EventStream(await createBus(config.messaging, logger));
   let stopPersister: () => Promise<void>;
   try {
-    stopPersister = await startEventPersister(db, events, (error, event) => logger?.error({ err: error, eventId: event.id }, "an event the database refused was dropped"));
+    stopPersister = await startEventPersister(db, events, (error, message) => logger?.error({ err: error, event: message.slice(0, 500) }, "an event the database refused was dropped"));
   } catch (error) {
     await events.close();
     throw error;

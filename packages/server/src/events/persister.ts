@@ -1,8 +1,7 @@
-import type { ReceivedEvent } from "@baton/core";
 import { sql } from "kysely";
 import type { Database } from "../db/database.js";
-import { insertEvents } from "../db/queries/events.js";
-import type { EventStream } from "./event-stream.js";
+import { insertEventMessages } from "../db/queries/events.js";
+import { EVENTS_TOPIC, type EventStream } from "./event-stream.js";
 
 export const PERSISTER_GROUP = "persister";
 /** Events per batch, each batch one INSERT. */
@@ -14,8 +13,9 @@ export const PERSISTER_BATCH_SIZE = 2000;
  * batch delivered twice stores nothing twice). Batches form by themselves: while one is
  * written, the next accumulates.
  */
-export function startEventPersister(db: Database, stream: EventStream, log?: (error: unknown, event: ReceivedEvent) => void): Promise<() => Promise<void>> {
-  return stream.consume(PERSISTER_GROUP, (events: ReceivedEvent[]) => persist(db, events, log), { batchSize: PERSISTER_BATCH_SIZE });
+export function startEventPersister(db: Database, stream: EventStream, log?: (error: unknown, message: string) => void): Promise<() => Promise<void>> {
+  // The messages go to the database as they are (JSON), unparsed: see insertEventMessages.
+  return stream.bus.subscribe(EVENTS_TOPIC, PERSISTER_GROUP, (messages) => persist(db, messages, log), { batchSize: PERSISTER_BATCH_SIZE });
 }
 
 /**
@@ -24,9 +24,9 @@ export function startEventPersister(db: Database, stream: EventStream, log?: (er
  * blocking the stream behind it forever. A database that is down fails every half: the error
  * is thrown and the whole batch comes again later.
  */
-async function persist(db: Database, events: ReceivedEvent[], log?: (error: unknown, event: ReceivedEvent) => void): Promise<void> {
+async function persist(db: Database, events: string[], log?: (error: unknown, message: string) => void): Promise<void> {
   try {
-    await insertEvents(db, events);
+    await insertEventMessages(db, events);
   } catch (error) {
     if (events.length === 1) {
       if (await reachable(db)) return log?.(error, events[0]!);

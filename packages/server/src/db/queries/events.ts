@@ -63,6 +63,35 @@ export async function insertEvents(db: Database, events: readonly ReceivedEvent[
 }
 
 /**
+ * Stores events as they travel on the bus (each message one event's JSON, `received` set),
+ * without parsing them here: the messages are joined into one JSON array that the database
+ * unpacks, the resource id read from the resource's labels. Same semantics as `insertEvents`.
+ */
+export async function insertEventMessages(db: Database, messages: readonly string[]): Promise<void> {
+  if (messages.length === 0) return;
+  const batch = `[${messages.join(",")}]`;
+  if (db.dialect.name === "postgres") {
+    await sql`
+      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
+      SELECT (e ->> 'id')::uuid, (e ->> 'occurred')::timestamptz, (e ->> 'received')::timestamptz, e ->> 'event',
+        coalesce(e -> 'resource' ->> 'prefect.resource.id', ''), e -> 'resource', coalesce(e -> 'related', '[]'::jsonb),
+        coalesce(e -> 'payload', '{}'::jsonb), (e ->> 'follows')::uuid
+      FROM jsonb_array_elements(${batch}::jsonb) AS e
+      ON CONFLICT (id) DO NOTHING
+    `.execute(db.kysely);
+  } else {
+    await sql`
+      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
+      SELECT j.value ->> 'id', j.value ->> 'occurred', j.value ->> 'received', j.value ->> 'event',
+        coalesce(j.value -> 'resource' ->> '$."prefect.resource.id"', ''), j.value -> 'resource', coalesce(j.value -> 'related', '[]'),
+        coalesce(j.value -> 'payload', '{}'), j.value ->> 'follows'
+      FROM json_each(${batch}) AS j WHERE true
+      ON CONFLICT (id) DO NOTHING
+    `.execute(db.kysely);
+  }
+}
+
+/**
  * Applies the flow-run heartbeats among `events` (`flow_run.last_heartbeat`). This happens as
  * events are received, not when they are persisted, so liveness never waits on the persister.
  */
