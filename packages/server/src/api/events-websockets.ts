@@ -7,8 +7,9 @@ import { filterEvents } from "../db/queries/events.js";
 import { eventMatches } from "../events/matching.js";
 import { receiveEvents } from "../events/receive.js";
 import type { ApiContext } from "./context.js";
-import { keepAlive, MessageReader, messageType } from "./task-run-subscriptions.js";
-import { closeReason, firstIssue, HANDSHAKE_TIMEOUT_MS, messageText, POLICY_VIOLATION, PROTOCOL_ERROR, sendJson } from "./websocket-helpers.js";
+import { openFilteredStream, registerStreamRoute } from "./prefect-socket.js";
+import { keepAlive, messageType } from "./task-run-subscriptions.js";
+import { closeReason, firstIssue, messageText, PROTOCOL_ERROR, sendJson } from "./websocket-helpers.js";
 
 export const EVENTS_IN_PATH = "/events/in";
 export const EVENTS_OUT_PATH = "/events/out";
@@ -41,20 +42,9 @@ export function registerEventWebsocketRoutes(app: FastifyInstance, prefix: strin
     },
     wsHandler: (socket, request) => serveEventsIn(socket, context, request.log),
   });
-  app.route({
-    method: "GET",
-    url: prefix + EVENTS_OUT_PATH,
-    handler: (_request, reply) => {
-      void reply.code(400).send({ detail: "This route is a websocket: connect with the 'prefect' subprotocol to stream events." });
-    },
-    wsHandler: (socket, request) => {
-      const log = request.log;
-      void serveEventsOut(socket, context).catch((error: unknown) => {
-        log.error({ err: error }, "events/out failed");
-        socket.close(1011, "internal error");
-      });
-    },
-  });
+  registerStreamRoute(app, prefix + EVENTS_OUT_PATH, "This route is a websocket: connect with the 'prefect' subprotocol to stream events.", (socket) =>
+    serveEventsOut(socket, context),
+  );
 }
 
 function serveEventsIn(socket: WebSocket, { db, events: stream }: ApiContext, log: FastifyInstance["log"]): void {
@@ -136,27 +126,10 @@ function serveEventsIn(socket: WebSocket, { db, events: stream }: ApiContext, lo
 }
 
 async function serveEventsOut(socket: WebSocket, { db, events: stream }: ApiContext): Promise<void> {
-  if (socket.protocol !== "prefect") {
-    socket.close(PROTOCOL_ERROR, "Expected the 'prefect' websocket subprotocol");
-    return;
-  }
-  const reader = new MessageReader(socket);
-  keepAlive(socket);
-  const auth = await reader.next(HANDSHAKE_TIMEOUT_MS);
-  if (auth.kind === "closed") return;
-  if (auth.kind !== "message" || messageType(auth.value) !== "auth") {
-    socket.close(POLICY_VIOLATION, auth.kind === "garbage" ? `Expected 'auth' message: ${auth.reason}` : "Expected 'auth' message");
-    return;
-  }
-  sendJson(socket, { type: "auth_success" });
-
-  const message = await reader.next(HANDSHAKE_TIMEOUT_MS);
-  if (message.kind === "closed") return;
-  if (message.kind !== "message" || messageType(message.value) !== "filter") {
-    socket.close(PROTOCOL_ERROR, "Expected 'filter' message");
-    return;
-  }
-  const body = message.value as { filter?: unknown; backfill?: unknown };
+  const opened = await openFilteredStream(socket);
+  if (opened === undefined) return;
+  const { reader } = opened;
+  const body = opened.body as { filter?: unknown; backfill?: unknown };
   const parsed = EventFilter.safeParse(body.filter ?? {});
   if (!parsed.success) {
     socket.close(PROTOCOL_ERROR, closeReason(`Invalid filter: ${firstIssue(parsed.error, "filter")}`));
