@@ -1,11 +1,9 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CachePolicies, CachePolicy, configure, flow, getRunContext, task, type CachePolicyContext, type ResultRecordMetadata } from "@baton/sdk";
-import { sleep, startTestServer, type TestServer } from "./helpers.js";
+import { runFixture, sleep, startTestServer, type FixtureOutcome, type TestServer } from "./helpers.js";
 
 let t: TestServer;
 let storageDir: string;
@@ -188,39 +186,21 @@ describe("cache policies", () => {
 });
 
 describe("across processes", () => {
-  const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
   const shared = mkdtempSync(join(tmpdir(), "baton-cache-shared-"));
   afterAll(() => rmSync(shared, { recursive: true, force: true }));
 
-  function runFixture(home: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const env: NodeJS.ProcessEnv = { ...process.env, BATON_HOME: home, BATON_LOCAL_STORAGE_PATH: join(shared, "storage"), BATON_CONSOLE_LOGS: "false" };
-      delete env.BATON_API_URL;
-      const child = spawn(process.execPath, ["--import", "tsx", "packages/sdk/test/fixtures/cached-task.ts", "12"], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        reject(new Error(`fixture did not exit within 60 s\n${stdout}\n${stderr}`));
-      }, 60_000);
-      child.on("error", reject);
-      child.on("exit", (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  function runCachedTask(home: string): Promise<FixtureOutcome> {
+    return runFixture("cached-task", ["12"], home, join(shared, "storage"));
   }
 
   it("a second node process, with its own server and database, gets a cache hit from the shared storage and does not run the body", async () => {
-    const first = await runFixture(join(shared, "home-a"));
+    const first = await runCachedTask(join(shared, "home-a"));
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toContain("BODY RAN");
     const firstOut = JSON.parse(first.stdout.split("RESULT ")[1]!) as { value: { at: number }; stateName: string };
     expect(firstOut.stateName).toBe("Completed");
 
-    const second = await runFixture(join(shared, "home-b"));
+    const second = await runCachedTask(join(shared, "home-b"));
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).not.toContain("BODY RAN");
     const secondOut = JSON.parse(second.stdout.split("RESULT ")[1]!) as { value: { n: number; square: number; at: number }; stateName: string };

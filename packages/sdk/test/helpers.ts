@@ -1,6 +1,8 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { startServer, type RunningServer } from "@baton/server";
 import { BatonClient, configure } from "@baton/sdk";
 
@@ -38,4 +40,37 @@ export async function taskRunsOf(client: BatonClient, flowRunId: string) {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface FixtureOutcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a fixture script (packages/sdk/test/fixtures/NAME.ts) in a node process of its own, as
+ * another machine would: its own BATON_HOME (so its own ephemeral server and database), with
+ * result records under `storagePath`. Rejects if it has not exited within 60 s.
+ */
+export function runFixture(fixture: string, args: string[], home: string, storagePath: string): Promise<FixtureOutcome> {
+  const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, BATON_HOME: home, BATON_LOCAL_STORAGE_PATH: storagePath, BATON_CONSOLE_LOGS: "false" };
+    delete env.BATON_API_URL;
+    const child = spawn(process.execPath, ["--import", "tsx", `packages/sdk/test/fixtures/${fixture}.ts`, ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`fixture did not exit within 60 s\n${stdout}\n${stderr}`));
+    }, 60_000);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

@@ -1,6 +1,4 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,7 +15,7 @@ import {
   UnreadableResultRecordError,
   type TransactionHookContext,
 } from "@baton/sdk";
-import { sleep, startTestServer, type TestServer } from "./helpers.js";
+import { runFixture, sleep, startTestServer, type FixtureOutcome, type TestServer } from "./helpers.js";
 
 let t: TestServer;
 let storageDir: string;
@@ -269,29 +267,11 @@ describe("transactions", () => {
 });
 
 describe("SERIALIZABLE across processes", () => {
-  const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
   const shared = mkdtempSync(join(tmpdir(), "baton-txn-shared-"));
   afterAll(() => rmSync(shared, { recursive: true, force: true }));
 
-  function start(home: string, key: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const env: NodeJS.ProcessEnv = { ...process.env, BATON_HOME: join(shared, home), BATON_LOCAL_STORAGE_PATH: join(shared, "storage"), BATON_CONSOLE_LOGS: "false" };
-      delete env.BATON_API_URL;
-      const child = spawn(process.execPath, ["--import", "tsx", "packages/sdk/test/fixtures/serializable-txn.ts", key], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        reject(new Error(`fixture did not exit within 60 s\n${stdout}\n${stderr}`));
-      }, 60_000);
-      child.on("error", reject);
-      child.on("exit", (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+  function start(home: string, key: string): Promise<FixtureOutcome> {
+    return runFixture("serializable-txn", [key], join(shared, home), join(shared, "storage"));
   }
 
   it("two node processes enter the same SERIALIZABLE transaction at once: the work runs once, both get its result", async () => {
