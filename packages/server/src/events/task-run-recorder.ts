@@ -13,6 +13,7 @@ import type { Database, Executor } from "../db/database.js";
 import { toJson } from "../db/json.js";
 import type { StateTable, TaskRunTable } from "../db/schema.js";
 import { STATE_COLUMNS, stateRow } from "../db/queries/states.js";
+import { newTaskRunRow } from "../db/queries/task-runs.js";
 import { parsePayload } from "./task-run-payload.js";
 
 /** Rows per INSERT: 28 task_run columns x 400 and 9 state columns x 1000 stay under both databases' parameter caps. */
@@ -104,23 +105,12 @@ async function checkFlowRuns(db: Executor, recorded: readonly Recorded[]): Promi
   if (missing) throw new InvalidInputError(`body.${missing.index}.payload.task_run.flow_run_id`, `no flow run ${missing.payload.task_run.flow_run_id}`);
 }
 
+/** The row of a reported task run: a new run's row (as the API creates it), moved to the reported state. */
 function runRow({ state, payload }: Recorded): Selectable<TaskRunTable> {
   const run = payload.task_run;
   return {
-    id: run.id,
+    ...newTaskRunRow(run, state.timestamp),
     created: run.created ?? state.timestamp,
-    updated: state.timestamp,
-    name: run.name,
-    flow_run_id: run.flow_run_id ?? null,
-    task_key: run.task_key,
-    dynamic_key: run.dynamic_key,
-    cache_key: run.cache_key ?? null,
-    cache_expiration: run.cache_expiration ?? null,
-    task_version: run.task_version ?? null,
-    empirical_policy: toJson(run.empirical_policy),
-    tags: toJson(run.tags),
-    labels: toJson(run.labels ?? {}),
-    task_inputs: toJson(run.task_inputs),
     flow_run_run_count: run.flow_run_run_count,
     state_id: state.id,
     state_type: state.type,
