@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { RESOURCE_ID_LABEL, type Log, type ReceivedEvent } from "@baton/core";
 import type { MessageBus, SubscribeOptions } from "../messaging/bus.js";
-import { LiveFeed, parseJsonMessages } from "../messaging/live-feed.js";
+import { LiveFeed } from "../messaging/live-feed.js";
 
 /** The bus topic events travel on. */
 export const EVENTS_TOPIC = "events";
@@ -20,16 +20,13 @@ export class EventStream {
   #closed = false;
 
   constructor(readonly bus: MessageBus) {
-    this.#live = new LiveFeed(bus, EVENTS_TOPIC, parseJsonMessages<ReceivedEvent>);
+    this.#live = new LiveFeed<ReceivedEvent>(bus, EVENTS_TOPIC);
     this.logs = new LogStream(bus);
   }
 
   /** Publishes events that are already valid and have `received` set. */
   async publish(events: readonly ReceivedEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    const messages = new Array<string>(events.length);
-    for (let i = 0; i < events.length; i++) messages[i] = JSON.stringify(events[i]);
-    await this.bus.publish(EVENTS_TOPIC, messages);
+    if (events.length > 0) await this.bus.publish(EVENTS_TOPIC, events);
   }
 
   /**
@@ -37,7 +34,7 @@ export class EventStream {
    * again (at least once). The returned function stops.
    */
   consume(group: string, handler: (events: ReceivedEvent[]) => Promise<void>, options?: SubscribeOptions): Promise<() => Promise<void>> {
-    return this.bus.subscribe(EVENTS_TOPIC, group, (messages) => handler(parseJsonMessages<ReceivedEvent>(messages)), options);
+    return this.bus.subscribe(EVENTS_TOPIC, group, (messages) => handler(messages as ReceivedEvent[]), options);
   }
 
   /**
@@ -66,12 +63,12 @@ export class LogStream {
   readonly #live: LiveFeed<Log>;
 
   constructor(private readonly bus: MessageBus) {
-    this.#live = new LiveFeed(bus, LOGS_TOPIC, parseJsonMessages<Log>);
+    this.#live = new LiveFeed<Log>(bus, LOGS_TOPIC);
   }
 
   async publish(logs: readonly Log[]): Promise<void> {
     if (logs.length === 0) return;
-    await this.bus.publish(LOGS_TOPIC, logs.map((log) => JSON.stringify(log)));
+    await this.bus.publish(LOGS_TOPIC, logs);
   }
 
   live(listener: (logs: Log[]) => void): Promise<() => void> {

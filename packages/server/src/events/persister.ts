@@ -1,7 +1,8 @@
+import type { ReceivedEvent } from "@baton/core";
 import { sql } from "kysely";
 import type { Database } from "../db/database.js";
-import { insertEventMessages } from "../db/queries/events.js";
-import { EVENTS_TOPIC, type EventStream } from "./event-stream.js";
+import { insertEvents } from "../db/queries/events.js";
+import type { EventStream } from "./event-stream.js";
 
 export const PERSISTER_GROUP = "persister";
 /** Events per batch, each batch one INSERT. */
@@ -14,8 +15,7 @@ export const PERSISTER_BATCH_SIZE = 2000;
  * written, the next accumulates.
  */
 export function startEventPersister(db: Database, stream: EventStream, log?: (error: unknown, message: string) => void): Promise<() => Promise<void>> {
-  // The messages go to the database as they are (JSON), unparsed: see insertEventMessages.
-  return stream.bus.subscribe(EVENTS_TOPIC, PERSISTER_GROUP, (messages) => persist(db, messages, log), { batchSize: PERSISTER_BATCH_SIZE });
+  return stream.consume(PERSISTER_GROUP, (events) => persist(db, events, log), { batchSize: PERSISTER_BATCH_SIZE });
 }
 
 /**
@@ -24,12 +24,12 @@ export function startEventPersister(db: Database, stream: EventStream, log?: (er
  * blocking the stream behind it forever. A database that is down fails every half: the error
  * is thrown and the whole batch comes again later.
  */
-async function persist(db: Database, events: string[], log?: (error: unknown, message: string) => void): Promise<void> {
+async function persist(db: Database, events: ReceivedEvent[], log?: (error: unknown, message: string) => void): Promise<void> {
   try {
-    await insertEventMessages(db, events);
+    await insertEvents(db, events);
   } catch (error) {
     if (events.length === 1) {
-      if (await reachable(db)) return log?.(error, events[0]!);
+      if (await reachable(db)) return log?.(error, `event ${events[0]!.id} (${events[0]!.event}) could not be stored`);
       throw error;
     }
     const half = Math.ceil(events.length / 2);

@@ -15,7 +15,6 @@ export class LiveFeed<T> {
   constructor(
     private readonly bus: MessageBus,
     private readonly topic: string,
-    private readonly parse: (messages: string[]) => T[],
   ) {}
 
   async listen(listener: (items: T[]) => void): Promise<() => void> {
@@ -26,7 +25,8 @@ export class LiveFeed<T> {
       `live-${randomUUID().slice(0, 8)}`,
       async (messages) => {
         if (this.#listeners.size === 0) return;
-        const items = this.parse(messages);
+        // Only this server publishes to its topics, so a topic's messages are its T.
+        const items = messages as T[];
         for (const each of this.#listeners) each(items);
       },
       { ephemeral: true },
@@ -50,17 +50,4 @@ export class LiveFeed<T> {
     const subscription = this.#subscription;
     if (subscription) await (await subscription)();
   }
-}
-
-/** Messages as JSON, skipping any that are not (only this server writes to its topics). */
-export function parseJsonMessages<T>(messages: string[]): T[] {
-  const items: T[] = [];
-  for (const message of messages) {
-    try {
-      items.push(JSON.parse(message) as T);
-    } catch {
-      // not ours
-    }
-  }
-  return items;
 }

@@ -1,8 +1,8 @@
-import { DEFAULT_BATCH_SIZE, retryDelayMs, type BusLogger, type MessageBus, type MessageHandler, type SubscribeOptions } from "./bus.js";
+import { DEFAULT_BATCH_SIZE, retryDelayMs, type BusLogger, type Message, type MessageBus, type MessageHandler, type SubscribeOptions } from "./bus.js";
 
 /** A group's messages not yet taken, and the members taking them. */
 interface Group {
-  queue: string[];
+  queue: Message[];
   /** Index of the next message to take (the queue is compacted when it passes half). */
   head: number;
   members: Set<Member>;
@@ -21,7 +21,8 @@ const HIGH_WATER = 200_000;
 
 /**
  * The in-process bus: each group is a queue in memory, drained by its members one batch at a
- * time. Messages live only as long as the process.
+ * time. Messages are passed as they are (the same object to every group, never copied) and
+ * live only as long as the process.
  */
 export class MemoryBus implements MessageBus {
   readonly #topics = new Map<string, Map<string, Group>>();
@@ -30,7 +31,7 @@ export class MemoryBus implements MessageBus {
 
   constructor(private readonly logger?: BusLogger) {}
 
-  async publish(topic: string, messages: string[]): Promise<void> {
+  async publish(topic: string, messages: readonly Message[]): Promise<void> {
     if (this.#closed) throw new Error("the message bus is closed");
     if (messages.length === 0) return;
     const groups = this.#topics.get(topic);

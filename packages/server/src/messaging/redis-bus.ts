@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { DEFAULT_BATCH_SIZE, retryDelayMs, type BusLogger, type MessageBus, type MessageHandler, type SubscribeOptions } from "./bus.js";
+import { DEFAULT_BATCH_SIZE, retryDelayMs, type BusLogger, type Message, type MessageBus, type MessageHandler, type SubscribeOptions } from "./bus.js";
 
 export interface RedisBusOptions {
   url: string;
@@ -61,13 +61,13 @@ export class RedisBus implements MessageBus {
     return `${this.options.prefix}${topic}`;
   }
 
-  async publish(topic: string, messages: string[]): Promise<void> {
+  async publish(topic: string, messages: readonly Message[]): Promise<void> {
     if (this.#closed) throw new Error("the message bus is closed");
     const key = this.key(topic);
     const writes: Array<Promise<unknown>> = [];
     for (let i = 0; i < messages.length; i += MESSAGES_PER_ENTRY) {
       const fields: string[] = [];
-      for (const message of messages.slice(i, i + MESSAGES_PER_ENTRY)) fields.push(FIELD, message);
+      for (const message of messages.slice(i, i + MESSAGES_PER_ENTRY)) fields.push(FIELD, JSON.stringify(message));
       writes.push(this.#redis.xadd(key, "MAXLEN", "~", this.options.maxLength, "*", ...fields));
     }
     await Promise.all(writes);
@@ -123,8 +123,8 @@ export class RedisBus implements MessageBus {
             entries = await read(">");
           }
           if (entries.length === 0) continue;
-          const messages: string[] = [];
-          for (const [, fields] of entries) for (let i = 1; i < fields.length; i += 2) messages.push(fields[i]!);
+          const messages: Message[] = [];
+          for (const [, fields] of entries) for (let i = 1; i < fields.length; i += 2) pushParsed(messages, fields[i]!);
           try {
             if (messages.length > 0) await handler(messages);
           } catch (error) {
@@ -208,4 +208,13 @@ function fieldOf(info: unknown[], name: string): unknown {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A stream entry's message, parsed; one that is not JSON (not written by a Baton server) is skipped. */
+function pushParsed(messages: Message[], text: string): void {
+  try {
+    messages.push(JSON.parse(text));
+  } catch {
+    // not ours
+  }
 }

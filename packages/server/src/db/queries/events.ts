@@ -1,5 +1,6 @@
 import { FLOW_RUN_HEARTBEAT_EVENT, InvalidInputError, RESOURCE_ID_LABEL, type Countable, type Event, type EventCount, type EventFilter, type ReceivedEvent, type TimeUnit } from "@baton/core";
 import { sql, type RawBuilder, type Selectable, type SqlBool } from "kysely";
+import { insertRows } from "../bulk-insert.js";
 import type { Database } from "../database.js";
 import { fromJson } from "../json.js";
 import type { EventTable } from "../schema.js";
@@ -22,73 +23,61 @@ export function eventFromRow(row: Selectable<EventTable>): ReceivedEvent {
   };
 }
 
+/** Events per INSERT on SQLite: 9 columns x 1,000 stays under its bound-parameter cap. */
+const SQLITE_EVENT_CHUNK = 1000;
+
+const INSERT_EVENTS = {
+  key: "events",
+  table: "event",
+  columns: ["id", "occurred", "received", "event", "resource_id", "resource", "related", "payload", "follows"],
+  rest: "ON CONFLICT (id) DO NOTHING",
+} as const;
+
 /**
- * Stores a batch of events in one statement: the batch travels as one JSON parameter that
- * the database unpacks (`jsonb_to_recordset` / `json_each`), so a batch of thousands is one
- * round trip with no bound-parameter limit. An event whose id is already stored is skipped,
- * so a batch delivered twice, or a client resending after a lost response, duplicates
- * nothing (Prefect deduplicates by event id too).
+ * Stores a batch of events. An event whose id is already stored is skipped, so a batch
+ * delivered twice, or a client resending after a lost response, duplicates nothing (Prefect
+ * deduplicates by event id too). On PostgreSQL the batch travels as one JSON parameter that
+ * the database unpacks (`jsonb_to_recordset`): one round trip, no bound-parameter limit. On
+ * SQLite, multi-row INSERTs of bound values: unpacking one JSON text with `json_each` made
+ * SQLite parse each event several times, twice as slow as binding the columns.
  */
 export async function insertEvents(db: Database, events: readonly ReceivedEvent[]): Promise<void> {
   if (events.length === 0) return;
+  if (db.dialect.name === "postgres") {
+    const rows = events.map((event) => ({
+      id: event.id,
+      occurred: event.occurred,
+      received: event.received,
+      event: event.event,
+      resource_id: event.resource[RESOURCE_ID_LABEL] ?? "",
+      resource: event.resource,
+      related: event.related ?? [],
+      payload: event.payload ?? {},
+      follows: event.follows ?? null,
+    }));
+    await sql`
+      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
+      SELECT r.id, r.occurred, r.received, r.event, r.resource_id, r.resource, r.related, r.payload, r.follows
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        AS r(id uuid, occurred timestamptz, received timestamptz, event text, resource_id text, resource jsonb, related jsonb, payload jsonb, follows uuid)
+      ON CONFLICT (id) DO NOTHING
+    `.execute(db.kysely);
+    return;
+  }
   const rows = events.map((event) => ({
     id: event.id,
     occurred: event.occurred,
     received: event.received,
     event: event.event,
     resource_id: event.resource[RESOURCE_ID_LABEL] ?? "",
-    resource: event.resource,
-    related: event.related,
-    payload: event.payload,
+    resource: JSON.stringify(event.resource),
+    related: JSON.stringify(event.related ?? []),
+    payload: JSON.stringify(event.payload ?? {}),
     follows: event.follows ?? null,
   }));
-  const batch = JSON.stringify(rows);
-  if (db.dialect.name === "postgres") {
-    await sql`
-      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
-      SELECT r.id, r.occurred, r.received, r.event, r.resource_id, r.resource, r.related, r.payload, r.follows
-      FROM jsonb_to_recordset(${batch}::jsonb)
-        AS r(id uuid, occurred timestamptz, received timestamptz, event text, resource_id text, resource jsonb, related jsonb, payload jsonb, follows uuid)
-      ON CONFLICT (id) DO NOTHING
-    `.execute(db.kysely);
-  } else {
-    await sql`
-      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
-      SELECT j.value ->> 'id', j.value ->> 'occurred', j.value ->> 'received', j.value ->> 'event', j.value ->> 'resource_id',
-        j.value -> 'resource', j.value -> 'related', j.value -> 'payload', j.value ->> 'follows'
-      FROM json_each(${batch}) AS j WHERE true
-      ON CONFLICT (id) DO NOTHING
-    `.execute(db.kysely);
-  }
-}
-
-/**
- * Stores events as they travel on the bus (each message one event's JSON, `received` set),
- * without parsing them here: the messages are joined into one JSON array that the database
- * unpacks, the resource id read from the resource's labels. Same semantics as `insertEvents`.
- */
-export async function insertEventMessages(db: Database, messages: readonly string[]): Promise<void> {
-  if (messages.length === 0) return;
-  const batch = `[${messages.join(",")}]`;
-  if (db.dialect.name === "postgres") {
-    await sql`
-      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
-      SELECT (e ->> 'id')::uuid, (e ->> 'occurred')::timestamptz, (e ->> 'received')::timestamptz, e ->> 'event',
-        coalesce(e -> 'resource' ->> 'prefect.resource.id', ''), e -> 'resource', coalesce(e -> 'related', '[]'::jsonb),
-        coalesce(e -> 'payload', '{}'::jsonb), (e ->> 'follows')::uuid
-      FROM jsonb_array_elements(${batch}::jsonb) AS e
-      ON CONFLICT (id) DO NOTHING
-    `.execute(db.kysely);
-  } else {
-    await sql`
-      INSERT INTO event (id, occurred, received, event, resource_id, resource, related, payload, follows)
-      SELECT j.value ->> 'id', j.value ->> 'occurred', j.value ->> 'received', j.value ->> 'event',
-        coalesce(j.value -> 'resource' ->> '$."prefect.resource.id"', ''), j.value -> 'resource', coalesce(j.value -> 'related', '[]'),
-        coalesce(j.value -> 'payload', '{}'), j.value ->> 'follows'
-      FROM json_each(${batch}) AS j WHERE true
-      ON CONFLICT (id) DO NOTHING
-    `.execute(db.kysely);
-  }
+  await db.write(async (trx) => {
+    for (let i = 0; i < rows.length; i += SQLITE_EVENT_CHUNK) await insertRows(trx, "sqlite", INSERT_EVENTS, rows.slice(i, i + SQLITE_EVENT_CHUNK));
+  });
 }
 
 /**

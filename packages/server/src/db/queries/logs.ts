@@ -1,5 +1,6 @@
 import type { Log, LogCreate, LogFilter } from "@baton/core";
 import { sql, type Selectable } from "kysely";
+import { insertRows } from "../bulk-insert.js";
 import type { Database } from "../database.js";
 import { logConditions } from "../filters.js";
 import { newId } from "../json.js";
@@ -10,9 +11,19 @@ export function logFromRow(row: Selectable<LogTable>): Log {
   return { ...row, updated: row.created };
 }
 
+/** Logs per INSERT on SQLite: 8 columns x 1,000 stays under its bound-parameter cap. */
+const SQLITE_LOG_CHUNK = 1000;
+
+const INSERT_LOGS = {
+  key: "logs",
+  table: "log",
+  columns: ["id", "created", "name", "level", "message", "timestamp", "flow_run_id", "task_run_id"],
+} as const;
+
 /**
- * Inserts a batch of logs in one statement (the batch travels as one JSON parameter that the
- * database unpacks, so a batch of thousands is one round trip) and returns them as stored.
+ * Inserts a batch of logs and returns them as stored. On PostgreSQL the batch travels as one
+ * JSON parameter that the database unpacks (one round trip for thousands); on SQLite as
+ * multi-row INSERTs of bound values, which SQLite takes twice as fast as unpacking JSON.
  */
 export async function insertLogs(db: Database, logs: ReadonlyArray<LogCreate & { timestamp: string }>): Promise<Log[]> {
   if (logs.length === 0) return [];
@@ -28,8 +39,8 @@ export async function insertLogs(db: Database, logs: ReadonlyArray<LogCreate & {
     flow_run_id: log.flow_run_id ?? null,
     task_run_id: log.task_run_id ?? null,
   }));
-  const batch = JSON.stringify(rows);
   if (db.dialect.name === "postgres") {
+    const batch = JSON.stringify(rows);
     await sql`
       INSERT INTO log (id, created, name, level, message, timestamp, flow_run_id, task_run_id)
       SELECT r.id, r.created, r.name, r.level, r.message, r."timestamp", r.flow_run_id, r.task_run_id
@@ -37,12 +48,9 @@ export async function insertLogs(db: Database, logs: ReadonlyArray<LogCreate & {
         AS r(id uuid, created timestamptz, name text, level int, message text, "timestamp" timestamptz, flow_run_id uuid, task_run_id uuid)
     `.execute(db.kysely);
   } else {
-    await sql`
-      INSERT INTO log (id, created, name, level, message, timestamp, flow_run_id, task_run_id)
-      SELECT j.value ->> 'id', j.value ->> 'created', j.value ->> 'name', j.value ->> 'level', j.value ->> 'message',
-        j.value ->> 'timestamp', j.value ->> 'flow_run_id', j.value ->> 'task_run_id'
-      FROM json_each(${batch}) AS j
-    `.execute(db.kysely);
+    await db.write(async (trx) => {
+      for (let i = 0; i < rows.length; i += SQLITE_LOG_CHUNK) await insertRows(trx, "sqlite", INSERT_LOGS, rows.slice(i, i + SQLITE_LOG_CHUNK));
+    });
   }
   return rows;
 }
