@@ -3,8 +3,9 @@ import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import type { DB } from "../schema.js";
+import { startCheckpointer } from "./checkpointer.js";
 
-/** Opens the embedded database file (creating its folder), in WAL mode. */
+/** Opens the embedded database file (creating its folder), in WAL mode, with its checkpoints in a worker thread. */
 export function connectSqlite(path: string): { kysely: Kysely<DB>; close: () => Promise<void> } {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const database = new SqliteDatabase(path);
@@ -18,8 +19,17 @@ export function connectSqlite(path: string): { kysely: Kysely<DB>; close: () => 
   database.pragma("foreign_keys = ON");
   // A 64 MiB page cache keeps the hot indexes of runs and states in memory.
   database.pragma("cache_size = -65536");
+  // Checkpoints (copying the log into the file, with fsyncs) run in a thread of their own; an
+  // in-memory database has no log.
+  const checkpointer = path === ":memory:" ? undefined : startCheckpointer(path, database, (message) => process.emitWarning(message));
   const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
-  return { kysely, close: () => kysely.destroy() };
+  return {
+    kysely,
+    close: async () => {
+      await checkpointer?.stop();
+      await kysely.destroy();
+    },
+  };
 }
 
 /**
