@@ -217,6 +217,17 @@ function labelsCondition(resource: ResourceJson, spec: readonly LabelPatterns[])
   return spec.map((patterns) => resource.label(patterns.label, patterns));
 }
 
+/**
+ * On PostgreSQL, a condition that every event with a related resource carrying one of
+ * `shapes` (objects of labels) meets, answered by the GIN index over `related` (migration
+ * 0011); ANDed before the exact EXISTS, which stays the judge. Absent on SQLite.
+ */
+function relatedContains(postgres: boolean, shapes: ReadonlyArray<Record<string, string>>): RawBuilder<SqlBool> | undefined {
+  if (!postgres || shapes.length === 0) return undefined;
+  const each = shapes.map((shape) => sql<SqlBool>`${sql.ref("event.related")} @> ${JSON.stringify([shape])}::jsonb`);
+  return sql<SqlBool>`(${sql.join(each, sql` OR `)})`;
+}
+
 /** Some element of the event's `related` array meets `cond` (`rel.value` is the element). */
 function someRelated(postgres: boolean, cond: RawBuilder<SqlBool>): RawBuilder<SqlBool> {
   return postgres
@@ -237,7 +248,15 @@ function relatedCondition(postgres: boolean, criteria: EventRelatedFilter): RawB
     conds.push(pairs.length === 0 ? sql<SqlBool>`1 = 0` : sql<SqlBool>`(${sql.join(pairs, sql` OR `)})`);
   }
   conds.push(...labelsCondition(rel, specPatterns(criteria.labels)));
-  return someRelated(postgres, all(conds));
+  const exact = someRelated(postgres, all(conds));
+  const indexed = criteria.resources_in_roles
+    ? relatedContains(postgres, criteria.resources_in_roles.map(([id, inRole]) => ({ [RESOURCE_ID_LABEL]: id, [RESOURCE_ROLE_LABEL]: inRole })))
+    : criteria.id
+      ? relatedContains(postgres, criteria.id.map((id) => ({ [RESOURCE_ID_LABEL]: id })))
+      : criteria.role
+        ? relatedContains(postgres, criteria.role.map((role) => ({ [RESOURCE_ROLE_LABEL]: role })))
+        : undefined;
+  return indexed ? sql<SqlBool>`(${indexed} AND ${exact})` : exact;
 }
 
 function anyResourceCondition(postgres: boolean, criteria: EventAnyResourceFilter): RawBuilder<SqlBool> | undefined {
@@ -253,7 +272,10 @@ function anyResourceCondition(postgres: boolean, criteria: EventAnyResourceFilte
   // The event's own resource id has its own (indexed) column.
   const own = onResource(resourceJson(postgres, sql.ref("event.resource")), sql.ref("event.resource_id"));
   const rel = resourceJson(postgres, sql.ref("rel.value"));
-  return sql<SqlBool>`(${own} OR ${someRelated(postgres, onResource(rel, rel.known(RESOURCE_ID_LABEL)))})`;
+  const exact = sql<SqlBool>`(${own} OR ${someRelated(postgres, onResource(rel, rel.known(RESOURCE_ID_LABEL)))})`;
+  const related = criteria.id ? relatedContains(postgres, criteria.id.map((id) => ({ [RESOURCE_ID_LABEL]: id }))) : undefined;
+  // Both halves indexed (resource_id, related), so PostgreSQL can OR two bitmap scans.
+  return related && criteria.id ? sql<SqlBool>`((${oneOf(sql.ref("event.resource_id"), criteria.id)} OR ${related}) AND ${exact})` : exact;
 }
 
 /**
