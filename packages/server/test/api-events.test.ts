@@ -128,7 +128,7 @@ for (const dialect of DIALECTS) {
       await expect422("/events", [{ ...good, resource: { "prefect.resource.id": 5 } }], "body.0.resource");
       await expect422("/events", [good, { ...good, related: [{ "prefect.resource.id": "x" }] }], "body.1.related.0");
       await expect422("/events", [{ ...good, payload: [] }], "body.0.payload");
-      await expect422("/events/filter", { filter: { any_resource: { id: ["x"] } } }, "body.filter.any_resource");
+      await expect422("/events/filter", { filter: { any_resource: { ids: ["x"] } } }, "body.filter.any_resource");
       await expect422("/events/filter", { filter: { occurred: { since: "soon" } } }, "body.filter.occurred.since");
       await expect422("/events/filter", { limit: 51 }, "body.limit");
       await expect422("/events/filter", { filter: { resource: { distinct: true } } }, "body.filter.resource.distinct");

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { DateTime, Id, JsonObject } from "../primitives.js";
 import { lazySchema } from "../lazy-schema.js";
 import { StateType } from "../states.js";
+import { ResourceSpecification } from "./event.js";
 
 /**
  * Automations as Prefect's REST API v3 describes them (`AutomationCore`, `EventTrigger`,
@@ -9,9 +10,6 @@ import { StateType } from "../states.js";
  * and actions to take when it fires.
  */
 
-/** Labels a resource must carry: each value a string or a list of them; `*` ends a prefix, `!` negates. */
-export const ResourceSpecification = lazySchema(() => z.record(z.string(), z.union([z.string(), z.array(z.string())])));
-export type ResourceSpecification = z.infer<typeof ResourceSpecification>;
 
 /** Proactive triggers need a window of at least this many seconds (Prefect's rule). */
 export const MIN_PROACTIVE_WITHIN_SECONDS = 10;

@@ -64,35 +64,101 @@ export const ReceivedEvent = lazySchema(() =>
   }));
 export type ReceivedEvent = z.infer<typeof ReceivedEvent>;
 
+/** Most `related` / `any_resource` criteria one filter holds, and most values across all its lists. */
+export const MAX_EVENT_FILTER_CRITERIA = 50;
+export const MAX_EVENT_FILTER_VALUES = 5000;
+
 const strings = lazySchema(() => z.array(z.string()).max(1000).nullish());
 /** Criteria of the contract that this server does not evaluate: refused by name rather than ignored. */
 const notSupported = lazySchema(() =>
   z
     .unknown()
-    .refine((v) => v == null, { message: "is not supported by Baton's event store; filter by occurred, event, resource or id" })
+    .refine((v) => v == null, { message: "is not supported by Baton's event store; filter by occurred, event, resource, related, any_resource or id" })
     .optional());
 
-export const EventFilter = lazySchema(() =>
+/**
+ * Labels a resource must carry, as Prefect's `ResourceSpecification`: each label maps to a
+ * value or a list of values; a value ending in `*` is a prefix, one starting with `!` excludes.
+ * Event filters and automation triggers share it.
+ */
+export const ResourceSpecification = lazySchema(() =>
+  z.record(z.string(), z.union([z.string(), z.array(z.string())], { error: "must be a string or a list of strings" })));
+export type ResourceSpecification = z.infer<typeof ResourceSpecification>;
+
+/**
+ * One criterion or a list of them, all of which must hold (Prefect's `related` and
+ * `any_resource`). A refusal names the field inside the criterion rather than "invalid input".
+ */
+function oneOrList<T extends z.ZodType>(item: T) {
+  return z.union([item, z.array(item).max(MAX_EVENT_FILTER_CRITERIA)], {
+    error: (issue) => {
+      if (issue.code !== "invalid_union") return undefined;
+      const inner = issue.errors[Array.isArray(issue.input) ? 1 : 0]?.[0];
+      if (!inner) return undefined;
+      return inner.path.length > 0 ? `${inner.path.join(".")}: ${inner.message}` : inner.message;
+    },
+  });
+}
+
+export const EventResourceFilter = lazySchema(() =>
   z.strictObject({
-    occurred: z.strictObject({ since: DateTime.optional(), until: DateTime.optional() }).optional(),
-    event: z.strictObject({ prefix: strings, exclude_prefix: strings, name: strings, exclude_name: strings }).nullish(),
-    resource: z
-      .strictObject({
-        id: strings,
-        id_prefix: strings,
-        labels: notSupported,
-        distinct: z
-          .boolean()
-          .default(false)
-          .refine((v) => !v, { message: "is not supported by Baton's event store" }),
-      })
-      .nullish(),
-    related: notSupported,
-    any_resource: notSupported,
-    id: z.strictObject({ id: z.array(Id).max(1000).nullish() }).optional(),
-    text: notSupported,
-    order: z.enum(["ASC", "DESC"]).default("DESC"),
+    id: strings,
+    id_prefix: strings,
+    labels: ResourceSpecification.nullish(),
+    distinct: z
+      .boolean()
+      .default(false)
+      .refine((v) => !v, { message: "is not supported by Baton's event store" }),
   }));
+export type EventResourceFilter = z.infer<typeof EventResourceFilter>;
+
+/** A related resource (by id, role, id-and-role pairs, labels) that the event must have, one resource meeting them all. */
+export const EventRelatedFilter = lazySchema(() =>
+  z.strictObject({
+    id: strings,
+    role: strings,
+    resources_in_roles: z.array(z.tuple([z.string(), z.string()])).max(1000).nullish(),
+    labels: ResourceSpecification.nullish(),
+  }));
+export type EventRelatedFilter = z.infer<typeof EventRelatedFilter>;
+
+/** A resource, the event's own or a related one, meeting all of these. */
+export const EventAnyResourceFilter = lazySchema(() =>
+  z.strictObject({
+    id: strings,
+    id_prefix: strings,
+    labels: ResourceSpecification.nullish(),
+  }));
+export type EventAnyResourceFilter = z.infer<typeof EventAnyResourceFilter>;
+
+/** How many values a filter's lists and label specifications hold in all (each one is a bound parameter). */
+function filterValueCount(filter: { resource?: EventResourceFilter | null; related?: unknown; any_resource?: unknown }): number {
+  const spec = (labels: ResourceSpecification | null | undefined) =>
+    Object.values(labels ?? {}).reduce((n, v) => n + 1 + (Array.isArray(v) ? v.length : 1), 0);
+  const list = (v: readonly unknown[] | null | undefined) => v?.length ?? 0;
+  const many = <T>(v: unknown): T[] => (v == null ? [] : Array.isArray(v) ? (v as T[]) : [v as T]);
+  let n = list(filter.resource?.id) + list(filter.resource?.id_prefix) + spec(filter.resource?.labels);
+  for (const r of many<EventRelatedFilter>(filter.related)) n += list(r.id) + list(r.role) + 2 * list(r.resources_in_roles) + spec(r.labels);
+  for (const r of many<EventAnyResourceFilter>(filter.any_resource)) n += list(r.id) + list(r.id_prefix) + spec(r.labels);
+  return n;
+}
+
+export const EventFilter = lazySchema(() =>
+  z
+    .strictObject({
+      occurred: z.strictObject({ since: DateTime.optional(), until: DateTime.optional() }).optional(),
+      event: z.strictObject({ prefix: strings, exclude_prefix: strings, name: strings, exclude_name: strings }).nullish(),
+      resource: EventResourceFilter.nullish(),
+      related: oneOrList(EventRelatedFilter).nullish(),
+      any_resource: oneOrList(EventAnyResourceFilter).nullish(),
+      id: z.strictObject({ id: z.array(Id).max(1000).nullish() }).optional(),
+      text: notSupported,
+      order: z.enum(["ASC", "DESC"]).default("DESC"),
+    })
+    .superRefine((filter, ctx) => {
+      const n = filterValueCount(filter);
+      if (n > MAX_EVENT_FILTER_VALUES) ctx.addIssue({ code: "custom", message: `holds ${n} values in its resource, related and any_resource criteria, more than ${MAX_EVENT_FILTER_VALUES}` });
+    }));
 export type EventFilter = z.infer<typeof EventFilter>;
 
 /** Most events one page holds, as in the contract. */

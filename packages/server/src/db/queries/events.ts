@@ -1,7 +1,23 @@
-import { FLOW_RUN_HEARTBEAT_EVENT, InvalidInputError, RESOURCE_ID_LABEL, type Countable, type Event, type EventCount, type EventFilter, type ReceivedEvent, type TimeUnit } from "@baton/core";
+import {
+  FLOW_RUN_HEARTBEAT_EVENT,
+  InvalidInputError,
+  RESOURCE_ID_LABEL,
+  RESOURCE_ROLE_LABEL,
+  type Countable,
+  type Event,
+  type EventAnyResourceFilter,
+  type EventCount,
+  type EventFilter,
+  type EventRelatedFilter,
+  type ReceivedEvent,
+  type TimeUnit,
+} from "@baton/core";
 import { sql, type RawBuilder, type Selectable, type SqlBool } from "kysely";
+import { specPatterns, type LabelPatterns } from "../../events/label-patterns.js";
+import { anyResourceConstrains, listOf, relatedConstrains } from "../../events/matching.js";
 import { insertRows } from "../bulk-insert.js";
 import type { Database } from "../database.js";
+import type { DialectName } from "../dialect.js";
 import { fromJson } from "../json.js";
 import type { EventTable } from "../schema.js";
 
@@ -126,29 +142,160 @@ async function recordHeartbeats(db: Database, latest: Map<string, string>): Prom
   }
 }
 
-/** `column` starts with `prefix`, compared exactly (SQLite's LIKE would ignore case). */
-function startsWith(column: string, prefix: string): RawBuilder<SqlBool> {
+/** `value` starts with `prefix`, compared exactly (SQLite's LIKE would ignore case). */
+function startsWith(value: RawBuilder<unknown>, prefix: string): RawBuilder<SqlBool> {
   // Both databases count characters, which is what the spread counts.
-  return sql<SqlBool>`substr(${sql.ref(column)}, 1, ${[...prefix].length}) = ${prefix}`;
+  return sql<SqlBool>`substr(${value}, 1, ${[...prefix].length}) = ${prefix}`;
 }
 
-function anyPrefix(column: string, prefixes: readonly string[]): RawBuilder<SqlBool> {
+function anyPrefix(value: RawBuilder<unknown>, prefixes: readonly string[]): RawBuilder<SqlBool> {
   if (prefixes.length === 0) return sql<SqlBool>`1 = 0`;
-  return sql<SqlBool>`(${sql.join(prefixes.map((p) => startsWith(column, p)), sql` OR `)})`;
+  return sql<SqlBool>`(${sql.join(prefixes.map((p) => startsWith(value, p)), sql` OR `)})`;
 }
 
-export function eventConditions(filter: EventFilter | null | undefined): Array<RawBuilder<SqlBool>> {
+/** `value` is one of `values`; an empty list matches nothing, as `id IN ()` would if SQL allowed it. */
+function oneOf(value: RawBuilder<unknown>, values: readonly string[]): RawBuilder<SqlBool> {
+  return values.length === 0 ? sql<SqlBool>`1 = 0` : sql<SqlBool>`${value} IN (${sql.join(values)})`;
+}
+
+function all(conds: ReadonlyArray<RawBuilder<SqlBool>>): RawBuilder<SqlBool> {
+  return conds.length === 0 ? sql<SqlBool>`1 = 1` : sql<SqlBool>`(${sql.join(conds, sql` AND `)})`;
+}
+
+/** A label's value (`value`, NULL when the label is absent) as `patterns` ask (events/label-patterns.ts). */
+function valueCondition(value: RawBuilder<unknown>, patterns: LabelPatterns): RawBuilder<SqlBool> {
+  if (patterns.empty) return sql<SqlBool>`1 = 0`;
+  const conds = [sql<SqlBool>`${value} IS NOT NULL`];
+  if (patterns.exact.length + patterns.prefixes.length > 0) {
+    const either = [...(patterns.exact.length > 0 ? [oneOf(value, patterns.exact)] : []), ...patterns.prefixes.map((p) => startsWith(value, p))];
+    conds.push(sql<SqlBool>`(${sql.join(either, sql` OR `)})`);
+  }
+  if (patterns.notExact.length > 0) conds.push(sql<SqlBool>`${value} NOT IN (${sql.join(patterns.notExact)})`);
+  for (const p of patterns.notPrefixes) conds.push(sql<SqlBool>`NOT ${startsWith(value, p)}`);
+  return all(conds);
+}
+
+/**
+ * The JSON of one resource (an object of labels) as SQL can read it: a label's value by a
+ * name the client chose, bound as a parameter. SQLite's `->>` would read a name starting with
+ * `$` as a path, so there the label is looked up among the object's keys instead.
+ */
+interface ResourceJson {
+  label(name: string, patterns: LabelPatterns): RawBuilder<SqlBool>;
+  /** A label this server names (`prefect.resource.id`), as a plain value. */
+  known(name: typeof RESOURCE_ID_LABEL | typeof RESOURCE_ROLE_LABEL): RawBuilder<unknown>;
+}
+
+function resourceJson(postgres: boolean, json: RawBuilder<unknown>): ResourceJson {
+  if (postgres) {
+    return {
+      label: (name, patterns) => valueCondition(sql`(${json} ->> ${name}::text)`, patterns),
+      known: (name) => sql`(${json} ->> ${name}::text)`,
+    };
+  }
+  return {
+    label: (name, patterns) =>
+      patterns.empty
+        ? sql<SqlBool>`1 = 0`
+        : sql<SqlBool>`EXISTS (SELECT 1 FROM json_each(${json}) AS lbl WHERE lbl.key = ${name} AND ${valueCondition(sql.ref("lbl.value"), patterns)})`,
+    known: (name) => sql`json_extract(${json}, ${`$."${name}"`})`,
+  };
+}
+
+function labelsCondition(resource: ResourceJson, spec: readonly LabelPatterns[]): Array<RawBuilder<SqlBool>> {
+  return spec.map((patterns) => resource.label(patterns.label, patterns));
+}
+
+/**
+ * On PostgreSQL, a condition that every event with a related resource carrying one of
+ * `shapes` (objects of labels) meets, answered by the GIN index over `related` (migration
+ * 0011); ANDed before the exact EXISTS, which stays the judge. Absent on SQLite.
+ */
+function relatedContains(postgres: boolean, shapes: ReadonlyArray<Record<string, string>>): RawBuilder<SqlBool> | undefined {
+  if (!postgres || shapes.length === 0) return undefined;
+  const each = shapes.map((shape) => sql<SqlBool>`${sql.ref("event.related")} @> ${JSON.stringify([shape])}::jsonb`);
+  return sql<SqlBool>`(${sql.join(each, sql` OR `)})`;
+}
+
+/** Some element of the event's `related` array meets `cond` (`rel.value` is the element). */
+function someRelated(postgres: boolean, cond: RawBuilder<SqlBool>): RawBuilder<SqlBool> {
+  return postgres
+    ? sql<SqlBool>`EXISTS (SELECT 1 FROM jsonb_array_elements(${sql.ref("event.related")}) AS rel(value) WHERE ${cond})`
+    : sql<SqlBool>`EXISTS (SELECT 1 FROM json_each(${sql.ref("event.related")}) AS rel WHERE ${cond})`;
+}
+
+function relatedCondition(postgres: boolean, criteria: EventRelatedFilter): RawBuilder<SqlBool> | undefined {
+  if (!relatedConstrains(criteria)) return undefined;
+  const rel = resourceJson(postgres, sql.ref("rel.value"));
+  const rid = rel.known(RESOURCE_ID_LABEL);
+  const role = rel.known(RESOURCE_ROLE_LABEL);
+  const conds: Array<RawBuilder<SqlBool>> = [];
+  if (criteria.id) conds.push(oneOf(rid, criteria.id));
+  if (criteria.role) conds.push(oneOf(role, criteria.role));
+  if (criteria.resources_in_roles) {
+    const pairs = criteria.resources_in_roles.map(([id, inRole]) => sql<SqlBool>`(${rid} = ${id} AND ${role} = ${inRole})`);
+    conds.push(pairs.length === 0 ? sql<SqlBool>`1 = 0` : sql<SqlBool>`(${sql.join(pairs, sql` OR `)})`);
+  }
+  conds.push(...labelsCondition(rel, specPatterns(criteria.labels)));
+  const exact = someRelated(postgres, all(conds));
+  const indexed = criteria.resources_in_roles
+    ? relatedContains(postgres, criteria.resources_in_roles.map(([id, inRole]) => ({ [RESOURCE_ID_LABEL]: id, [RESOURCE_ROLE_LABEL]: inRole })))
+    : criteria.id
+      ? relatedContains(postgres, criteria.id.map((id) => ({ [RESOURCE_ID_LABEL]: id })))
+      : criteria.role
+        ? relatedContains(postgres, criteria.role.map((role) => ({ [RESOURCE_ROLE_LABEL]: role })))
+        : undefined;
+  return indexed ? sql<SqlBool>`(${indexed} AND ${exact})` : exact;
+}
+
+function anyResourceCondition(postgres: boolean, criteria: EventAnyResourceFilter): RawBuilder<SqlBool> | undefined {
+  if (!anyResourceConstrains(criteria)) return undefined;
+  const spec = specPatterns(criteria.labels);
+  const onResource = (resource: ResourceJson, rid: RawBuilder<unknown>) => {
+    const conds: Array<RawBuilder<SqlBool>> = [];
+    if (criteria.id) conds.push(oneOf(rid, criteria.id));
+    if (criteria.id_prefix) conds.push(anyPrefix(rid, criteria.id_prefix));
+    conds.push(...labelsCondition(resource, spec));
+    return all(conds);
+  };
+  // The event's own resource id has its own (indexed) column.
+  const own = onResource(resourceJson(postgres, sql.ref("event.resource")), sql.ref("event.resource_id"));
+  const rel = resourceJson(postgres, sql.ref("rel.value"));
+  const exact = sql<SqlBool>`(${own} OR ${someRelated(postgres, onResource(rel, rel.known(RESOURCE_ID_LABEL)))})`;
+  const related = criteria.id ? relatedContains(postgres, criteria.id.map((id) => ({ [RESOURCE_ID_LABEL]: id }))) : undefined;
+  // Both halves indexed (resource_id, related), so PostgreSQL can OR two bitmap scans.
+  return related && criteria.id ? sql<SqlBool>`((${oneOf(sql.ref("event.resource_id"), criteria.id)} OR ${related}) AND ${exact})` : exact;
+}
+
+/**
+ * The WHERE conditions of `filter`, ANDed by the caller; every value the client sent is a
+ * bound parameter. They must agree with `eventMatches` (events/matching.ts), which applies
+ * the same filter to live events.
+ */
+export function eventConditions(filter: EventFilter | null | undefined, dialect: DialectName): Array<RawBuilder<SqlBool>> {
   const conds: Array<RawBuilder<SqlBool>> = [];
   if (!filter) return conds;
+  const postgres = dialect === "postgres";
   const { occurred, event, resource, id } = filter;
+  const name = sql.ref("event.event");
+  const resourceId = sql.ref("event.resource_id");
   if (occurred?.since) conds.push(sql<SqlBool>`occurred >= ${occurred.since}`);
   if (occurred?.until) conds.push(sql<SqlBool>`occurred <= ${occurred.until}`);
-  if (event?.name) conds.push(event.name.length === 0 ? sql<SqlBool>`1 = 0` : sql<SqlBool>`event IN (${sql.join(event.name)})`);
-  if (event?.exclude_name && event.exclude_name.length > 0) conds.push(sql<SqlBool>`event NOT IN (${sql.join(event.exclude_name)})`);
-  if (event?.prefix) conds.push(anyPrefix("event", event.prefix));
-  if (event?.exclude_prefix && event.exclude_prefix.length > 0) conds.push(sql<SqlBool>`NOT ${anyPrefix("event", event.exclude_prefix)}`);
-  if (resource?.id) conds.push(resource.id.length === 0 ? sql<SqlBool>`1 = 0` : sql<SqlBool>`resource_id IN (${sql.join(resource.id)})`);
-  if (resource?.id_prefix) conds.push(anyPrefix("resource_id", resource.id_prefix));
+  if (event?.name) conds.push(oneOf(name, event.name));
+  if (event?.exclude_name && event.exclude_name.length > 0) conds.push(sql<SqlBool>`${name} NOT IN (${sql.join(event.exclude_name)})`);
+  if (event?.prefix) conds.push(anyPrefix(name, event.prefix));
+  if (event?.exclude_prefix && event.exclude_prefix.length > 0) conds.push(sql<SqlBool>`NOT ${anyPrefix(name, event.exclude_prefix)}`);
+  if (resource?.id) conds.push(oneOf(resourceId, resource.id));
+  if (resource?.id_prefix) conds.push(anyPrefix(resourceId, resource.id_prefix));
+  conds.push(...labelsCondition(resourceJson(postgres, sql.ref("event.resource")), specPatterns(resource?.labels)));
+  for (const criteria of listOf(filter.related)) {
+    const cond = relatedCondition(postgres, criteria);
+    if (cond) conds.push(cond);
+  }
+  for (const criteria of listOf(filter.any_resource)) {
+    const cond = anyResourceCondition(postgres, criteria);
+    if (cond) conds.push(cond);
+  }
   if (id?.id) conds.push(id.id.length === 0 ? sql<SqlBool>`1 = 0` : sql<SqlBool>`id IN (${sql.join(id.id)})`);
   return conds;
 }
@@ -159,7 +306,7 @@ export async function filterEvents(
   filter: EventFilter | null | undefined,
   page: { limit: number; offset: number },
 ): Promise<{ events: ReceivedEvent[]; total: number }> {
-  const conds = eventConditions(filter);
+  const conds = eventConditions(filter, db.dialect.name);
   const where = conds.length > 0 ? sql<SqlBool>`${sql.join(conds, sql` AND `)}` : sql<SqlBool>`1 = 1`;
   const direction = filter?.order === "ASC" ? "asc" : "desc";
   const [rows, count] = await Promise.all([
@@ -192,7 +339,7 @@ export async function countEvents(
   timeUnit: TimeUnit,
   timeInterval: number,
 ): Promise<EventCount[]> {
-  const conds = eventConditions(filter);
+  const conds = eventConditions(filter, db.dialect.name);
   const where = conds.length > 0 ? sql<SqlBool>`${sql.join(conds, sql` AND `)}` : sql<SqlBool>`1 = 1`;
   const postgres = db.dialect.name === "postgres";
   if (countable === "event" || countable === "resource") {
