@@ -8,6 +8,7 @@ import * as m0006 from "./0006-blocks.js";
 import * as m0007 from "./0007-saved-searches.js";
 import * as m0008 from "./0008-configuration.js";
 import * as m0010 from "./0010-automations.js";
+import * as m0012 from "./0012-trigger-states.js";
 
 export interface Migration {
   version: number;
@@ -28,4 +29,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: "configuration", up: m0008.up },
   // 9 was reserved for events work that needed no table; versions need not be contiguous.
   { version: 10, name: "automations", up: m0010.up },
+  // 11 is another branch's.
+  { version: 12, name: "trigger-states", up: m0012.up },
 ];
