@@ -13,6 +13,7 @@ import { configureVariableCommand } from "./commands/variable.js";
 import { configureGlobalConcurrencyLimitCommand, configureTagConcurrencyLimitCommand } from "./commands/concurrency-limit.js";
 import { configureArtifactCommand } from "./commands/artifact.js";
 import { configureAutomationCommand } from "./commands/automation.js";
+import { configureWebhookCommand } from "./commands/webhook.js";
 import { configureWorkerCommand } from "./commands/worker.js";
 import { configureWorkPoolCommand, configureWorkQueueCommand } from "./commands/work-pool.js";
 import { createContext, DEFAULT_API_URL, type CliContext } from "./context.js";
@@ -54,6 +55,7 @@ export function buildProgram(ctx: CliContext): Command {
   configureGlobalConcurrencyLimitCommand(program, ctx);
   configureTagConcurrencyLimitCommand(program, ctx);
   configureAutomationCommand(program, ctx);
+  configureWebhookCommand(program, ctx);
   configureEventCommand(program, ctx);
   return program;
 }

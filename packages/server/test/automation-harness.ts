@@ -108,7 +108,9 @@ export class Harness {
   async events(prefix: string, resourceId: string, count: number): Promise<ReceivedEvent[]> {
     let events: ReceivedEvent[] = [];
     await eventually(async () => {
-      const page = await this.call<{ events: ReceivedEvent[] }>("POST", "/events/filter", { filter: { event: { prefix: [prefix] }, resource: { id: [resourceId] } }, limit: 50 });
+      // `until` defaults to the real now, and the test clock may be ahead of it.
+      const occurred = { since: new Date(0).toISOString(), until: new Date(this.clock.now().getTime() + 86_400_000).toISOString() };
+      const page = await this.call<{ events: ReceivedEvent[] }>("POST", "/events/filter", { filter: { occurred, event: { prefix: [prefix] }, resource: { id: [resourceId] } }, limit: 50 });
       events = page.body.events;
       return events.length >= count;
     }, 5000, `${count} ${prefix} events`);

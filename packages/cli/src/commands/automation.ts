@@ -91,7 +91,7 @@ export function configureAutomationCommand(program: Command, ctx: CliContext): v
       ctx.stdout.write(
         formatTable(
           ["NAME", "ID", "ENABLED", "TRIGGER", "ACTIONS"],
-          items.map((a) => [a.name, a.id, a.enabled ? "yes" : "no", describeTrigger(a.trigger), [...a.actions, ...a.actions_on_trigger].map((x) => x.type).join(", ") || NONE]),
+          items.map((a) => [a.name, a.id, a.enabled ? "yes" : "no", describeTrigger(a.trigger), [...[...a.actions, ...a.actions_on_trigger].map((x) => x.type), ...a.actions_on_resolve.map((x) => `${x.type} (on resolve)`)].join(", ") || NONE]),
         ),
       );
     });
@@ -121,6 +121,7 @@ export function configureAutomationCommand(program: Command, ctx: CliContext): v
           ["Trigger (JSON)", JSON.stringify(found.trigger, null, 2)],
           ["Actions", JSON.stringify(found.actions, null, 2)],
           ...(found.actions_on_trigger.length > 0 ? [["Actions on trigger", JSON.stringify(found.actions_on_trigger, null, 2)] as const] : []),
+          ...(found.actions_on_resolve.length > 0 ? [["Actions on resolve", JSON.stringify(found.actions_on_resolve, null, 2)] as const] : []),
           ["Created", formatTimestamp(found.created)],
           ["Updated", formatTimestamp(found.updated)],
         ]),

@@ -35,7 +35,8 @@ interface TriggeredAction {
 type Related = Array<Record<string, string>>;
 
 /**
- * Takes an automation's actions when its trigger fires. `act()` returns at once (the trigger
+ * Takes an automation's actions when its trigger fires (`actions` and `actions_on_trigger`) or
+ * resolves (`actions_on_resolve`). `act()` returns at once (the trigger
  * engine must not wait on deployments or webhooks); the actions of one firing run in order,
  * each reported by a `prefect.automation.action.executed` or `...action.failed` event naming
  * what it acted on, or why it failed.
@@ -46,13 +47,20 @@ export class ActionExecutor {
   constructor(private readonly options: ActionExecutorOptions) {}
 
   act(automation: Automation, firing: Firing): Promise<void> {
-    const triggered = stateChangeEvent(automation, firing, "Triggered", this.options.clock.now());
-    const actions: TriggeredAction[] = [
-      ...automation.actions.map((action) => ({ action, triggeringEvent: firing.triggering_event })),
-      // Actions "on trigger" see the automation's own state-change event as their triggering event.
-      ...automation.actions_on_trigger.map((action) => ({ action, triggeringEvent: triggered as ReceivedEvent | null })),
-    ].map(({ action, triggeringEvent }, index) => ({ id: crypto.randomUUID(), automation, firing, action, index, triggeringEvent }));
-    const work = this.runAll(triggered, actions).catch((error: unknown) => this.options.logger.error({ err: error, automation: automation.id }, "automation actions failed"));
+    const now = this.options.clock.now();
+    const triggered = firing.trigger_states.includes("Triggered") ? stateChangeEvent(automation, firing, "Triggered", now) : null;
+    const resolved = firing.trigger_states.includes("Resolved") ? stateChangeEvent(automation, firing, "Resolved", now) : null;
+    const sourced: Array<{ action: Action; triggeringEvent: ReceivedEvent | null }> = [];
+    if (triggered) {
+      // `actions` are what the automation does when it triggers; they see the event that triggered it.
+      sourced.push(...automation.actions.map((action) => ({ action, triggeringEvent: firing.triggering_event })));
+      // Actions "on trigger" (and "on resolve") see the automation's own state-change event as their triggering event.
+      sourced.push(...automation.actions_on_trigger.map((action) => ({ action, triggeringEvent: triggered })));
+    }
+    if (resolved) sourced.push(...automation.actions_on_resolve.map((action) => ({ action, triggeringEvent: resolved })));
+    const actions: TriggeredAction[] = sourced.map(({ action, triggeringEvent }, index) => ({ id: crypto.randomUUID(), automation, firing, action, index, triggeringEvent }));
+    const stateEvents = [triggered, resolved].filter((event): event is ReceivedEvent => event !== null);
+    const work = this.runAll(stateEvents, actions).catch((error: unknown) => this.options.logger.error({ err: error, automation: automation.id }, "automation actions failed"));
     this.inflight.add(work);
     void work.finally(() => this.inflight.delete(work));
     return Promise.resolve();
@@ -63,11 +71,11 @@ export class ActionExecutor {
     while (this.inflight.size > 0) await Promise.all([...this.inflight]);
   }
 
-  private async runAll(triggered: ReceivedEvent, actions: TriggeredAction[]): Promise<void> {
+  private async runAll(stateEvents: ReceivedEvent[], actions: TriggeredAction[]): Promise<void> {
     // Published while the first action runs (not before it: on Redis that is a round trip);
     // awaited before any outcome is published, so the events keep their order.
-    let announced: Promise<unknown> | undefined = Promise.resolve(this.options.publish([triggered, ...actions.map((a) => this.actionEvent(a, "triggered", {}, []))])).catch(
-      (error: unknown) => this.options.logger.error({ err: error, automation: triggered.resource["prefect.resource.id"] }, "could not publish an automation's triggered events"),
+    let announced: Promise<unknown> | undefined = Promise.resolve(this.options.publish([...stateEvents, ...actions.map((a) => this.actionEvent(a, "triggered", {}, []))])).catch(
+      (error: unknown) => this.options.logger.error({ err: error, automation: stateEvents[0]?.resource["prefect.resource.id"] }, "could not publish an automation's state-change events"),
     );
     for (const action of actions) {
       let event: ReceivedEvent;

@@ -17,12 +17,17 @@ export interface Firing {
   triggering_event: ReceivedEvent | null;
 }
 
-export function newFiring(trigger: Trigger, triggered: Date, fields: Partial<Pick<Firing, "triggering_labels" | "triggering_firings" | "triggering_event">>): Firing {
+/** A firing of `trigger` at `triggered`: Triggered unless `trigger_states` says otherwise (a resolution is `["Resolved"]`). */
+export function newFiring(
+  trigger: Trigger,
+  triggered: Date,
+  fields: Partial<Pick<Firing, "trigger_states" | "triggering_labels" | "triggering_firings" | "triggering_event">>,
+): Firing {
   return {
     id: crypto.randomUUID(),
     trigger_id: trigger.id,
     trigger_type: trigger.type,
-    trigger_states: ["Triggered"],
+    trigger_states: fields.trigger_states ?? ["Triggered"],
     triggered: triggered.toISOString(),
     triggering_labels: fields.triggering_labels ?? {},
     triggering_firings: fields.triggering_firings ?? [],
@@ -45,7 +50,7 @@ export function triggeringEventRelated(event: ReceivedEvent | null): Array<Recor
   return event ? [{ [RESOURCE_ID_LABEL]: `prefect.event.${event.id}`, "prefect.resource.role": "triggering-event" }] : [];
 }
 
-/** `prefect.automation.triggered` (or `.resolved`), published when an automation's trigger fires. */
+/** `prefect.automation.triggered` (or `.resolved`), published when an automation's trigger fires (or resolves). */
 export function stateChangeEvent(automation: Automation, firing: Firing, state: TriggerState, received: Date): ReceivedEvent {
   return {
     id: newId(),

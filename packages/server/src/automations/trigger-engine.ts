@@ -4,11 +4,16 @@ import { automationsVersion, readAllAutomations } from "../db/queries/automation
 import {
   clearChildFirings,
   clearOldChildFirings,
+  clearTriggered,
   ensureBucket,
   incrementBucket,
+  markTriggered,
   readBucket,
   readBucketsForTrigger,
   readChildFirings,
+  readTriggered,
+  readTriggeredAmong,
+  readTriggeredDue,
   removeBucket,
   removeBucketsReaching,
   startNewBucket,
@@ -40,7 +45,7 @@ export interface TriggerEngineOptions {
   db: Database;
   clock: Clock;
   logger: Logger;
-  /** Called when an automation's top-level trigger fires: run its actions. */
+  /** Called when an automation's top-level trigger fires or resolves (`firing.trigger_states`): run its actions. */
   act(automation: Automation, firing: Firing): Promise<void>;
 }
 
@@ -64,11 +69,38 @@ function stateless(loaded: LoadedTrigger): boolean {
 }
 
 /**
+ * Whether the trigger can resolve after it fired: a Proactive trigger, a Reactive one with a
+ * window, or a composite with such a trigger inside. A Reactive trigger without a window fires
+ * for each event and has no condition that could clear, so it is never put in the Triggered state.
+ */
+export function resolvable(trigger: Trigger): boolean {
+  if (trigger.type === "event") return trigger.posture === "Proactive" || trigger.within > 0;
+  return trigger.triggers.some(resolvable);
+}
+
+/** How many of a composite's children must have fired for it to fire (and stay Triggered). */
+function expectedFirings(parent: CompositeTrigger): number {
+  if (parent.type === "sequence") return parent.triggers.length;
+  return parent.require === "any" ? 1 : parent.require === "all" ? parent.triggers.length : parent.require;
+}
+
+const labelsOf = (trigger: EventTrigger, key: readonly string[]): Record<string, string> =>
+  Object.fromEntries([...trigger.for_each].sort().map((label, i) => [label, key[i] ?? ""]));
+
+/**
  * Evaluates automations' triggers, as Prefect's triggers service does: `handle()` is fed
  * every event (the reactive side), `evaluateProactive()` runs periodically (the proactive side:
  * firing when expected events did not come). All state lives in the database (one bucket per
  * event trigger and `for_each` key, child firings of composite triggers), so a restart picks
  * up where it stopped. Evaluations run one at a time, in arrival order.
+ *
+ * A trigger that fires enters the Triggered state (per `for_each` key, kept in the database)
+ * until its condition clears; then it resolves, once, and the automation's
+ * `actions_on_resolve` run (see `resolveEvent`):
+ * - Proactive: when the expected events come back (the window they count in reaches the
+ *   threshold; with `after`, at the first expected event, since no window is open then);
+ * - Reactive with a window: when a whole window passes after its firing without it firing again;
+ * - compound/sequence: when fewer of its children are Triggered than it needs to fire.
  */
 export class TriggerEngine {
   private triggers = new Map<string, LoadedTrigger>();
@@ -158,8 +190,22 @@ export class TriggerEngine {
           this.options.logger.error({ err: error, automation: loaded.automation.id, trigger: loaded.trigger.id }, "proactive evaluation failed");
         }
       }
+      await this.resolveQuietReactive(now);
       await sweepClosedBuckets(this.options.db.kysely, new Date(now.getTime() - EXPIRED_BUCKET_BUFFER_MS));
     });
+  }
+
+  /** Reactive triggers whose window after their last firing has passed without another: they resolve. */
+  private async resolveQuietReactive(now: Date): Promise<void> {
+    for (const state of await readTriggeredDue<Firing>(this.options.db.kysely, now)) {
+      const loaded = this.triggers.get(`${state.automationId}:${state.triggerId}`);
+      if (!loaded) continue;
+      try {
+        await this.transaction(() => this.resolveEvent(loaded, state.bucketingKey, null));
+      } catch (error) {
+        this.options.logger.error({ err: error, automation: state.automationId, trigger: state.triggerId }, "resolving a trigger failed");
+      }
+    }
   }
 
   /** Waits for evaluations queued so far. */
@@ -247,8 +293,12 @@ export class TriggerEngine {
       }
       if (!matcher.expects(event.event)) continue;
       bucket ??= await readBucket(db, ref);
-      if (!bucket) continue;
-      await this.evaluate(loaded, bucket, occurred, event);
+      const open = bucket ? await this.evaluate(loaded, bucket, occurred, event) : null;
+      // The expected event is back: a Proactive trigger that fired resolves once its window has
+      // enough of them (with `after` no window is open after a firing, so this one is enough).
+      if (trigger.posture === "Proactive" && (trigger.after.length > 0 || (open !== null && open.count >= trigger.threshold))) {
+        await this.resolveEvent(loaded, ref.bucketingKey, event);
+      }
     }
   }
 
@@ -292,9 +342,8 @@ export class TriggerEngine {
     const meetsThreshold = trigger.posture === "Reactive" ? bucket.count >= trigger.threshold : bucket.count < trigger.threshold;
 
     if (readyToFire && meetsThreshold) {
-      const sortedLabels = [...trigger.for_each].sort();
       const firing = newFiring(trigger, this.options.clock.now(), {
-        triggering_labels: Object.fromEntries(sortedLabels.map((label, i) => [label, bucket.bucketingKey[i] ?? ""])),
+        triggering_labels: labelsOf(trigger, bucket.bucketingKey),
         triggering_event: event ?? bucket.lastEvent,
       });
       this.options.logger.info(
@@ -303,6 +352,13 @@ export class TriggerEngine {
       );
       // The window goes before acting, so a crash right after cannot act twice for it.
       await removeBucket(db, bucket);
+      if (resolvable(trigger)) {
+        // A Reactive trigger resolves if the window after this one passes without it firing
+        // again (with `after`, windows open only on `after` events: a window's length from now).
+        const nextWindowStart = trigger.after.length > 0 ? now.getTime() : Math.max(bucket.end.getTime(), now.getTime());
+        const resolveAt = trigger.posture === "Reactive" ? new Date(nextWindowStart + seconds(trigger.within)) : null;
+        await this.enterTriggered(loaded, bucket.bucketingKey, firing, now, resolveAt);
+      }
       await this.fire(loaded.automation, loaded.parent, firing);
     } else if (now < bucket.end) {
       return bucket;
@@ -324,11 +380,56 @@ export class TriggerEngine {
     return startNewBucket(db, bucket, start, end, count);
   }
 
+  /**
+   * Records that an event trigger fired for `key`. If it was already Triggered and its
+   * resolution fell due before this firing (the periodic pass had not come round yet), it
+   * resolves first, so the quiet window in between is not lost.
+   */
+  private async enterTriggered(loaded: LoadedTrigger, key: readonly string[], firing: Firing, now: Date, resolveAt: Date | null): Promise<void> {
+    const ref: BucketRef = { automationId: loaded.automation.id, triggerId: loaded.trigger.id, bucketingKey: key };
+    const previous = await readTriggered<Firing>(this.ex, ref);
+    if (previous?.resolveAt && previous.resolveAt <= now) await this.resolveEvent(loaded, key, null);
+    await markTriggered(this.ex, ref, new Date(firing.triggered), resolveAt, firing);
+  }
+
+  /** An event trigger's condition cleared for `key`: if it was Triggered, it resolves (once), and so may the composite above it. */
+  private async resolveEvent(loaded: LoadedTrigger, key: readonly string[], event: ReceivedEvent | null): Promise<void> {
+    const { automation, trigger, parent } = loaded;
+    if (!(await clearTriggered(this.ex, { automationId: automation.id, triggerId: trigger.id, bucketingKey: key }))) return;
+    const firing = newFiring(trigger, this.options.clock.now(), { trigger_states: ["Resolved"], triggering_labels: labelsOf(trigger, key), triggering_event: event });
+    this.options.logger.info({ automation: automation.id, trigger: trigger.id, key }, `automation ${automation.name} resolved`);
+    await this.resolved(automation, parent, firing);
+  }
+
+  private async resolved(automation: Automation, parent: CompositeTrigger | null, firing: Firing): Promise<void> {
+    if (parent) await this.resolveComposite(automation, parent, firing);
+    else await this.options.act(automation, firing);
+  }
+
+  /** A child of a Triggered composite resolved: the composite resolves when too few of its children are still Triggered. */
+  private async resolveComposite(automation: Automation, parent: CompositeTrigger, child: Firing): Promise<void> {
+    const db = this.ex;
+    const ref: BucketRef = { automationId: automation.id, triggerId: parent.id, bucketingKey: [] };
+    if (!(await readTriggered(db, ref))) return;
+    const stillTriggered = await readTriggeredAmong(db, automation.id, parent.triggers.map((t) => t.id));
+    if (stillTriggered.size >= expectedFirings(parent)) return;
+    if (!(await clearTriggered(db, ref))) return;
+    this.options.logger.info({ automation: automation.id, trigger: parent.id }, `automation ${automation.name} ${parent.type} trigger resolved`);
+    const grandparent = this.composites.get(`${automation.id}:${parent.id}`)?.parent ?? null;
+    const firing = newFiring(parent, this.options.clock.now(), { trigger_states: ["Resolved"], triggering_firings: [child], triggering_event: child.triggering_event });
+    await this.resolved(automation, grandparent, firing);
+  }
+
+  /** A composite fires: it enters the Triggered state (when it can ever resolve), then fires upward. */
+  private async fireComposite(automation: Automation, parent: CompositeTrigger, grandparent: CompositeTrigger | null, firing: Firing): Promise<void> {
+    if (resolvable(parent)) await markTriggered(this.ex, { automationId: automation.id, triggerId: parent.id, bucketingKey: [] }, new Date(firing.triggered), null, firing);
+    await this.fire(automation, grandparent, firing);
+  }
+
   private async fireImmediately(loaded: LoadedTrigger, event: ReceivedEvent): Promise<void> {
     const { trigger } = loaded;
-    const key = loaded.matcher.bucketingKey(event);
     const firing = newFiring(trigger, this.options.clock.now(), {
-      triggering_labels: Object.fromEntries([...trigger.for_each].sort().map((label, i) => [label, key[i] ?? ""])),
+      triggering_labels: labelsOf(trigger, loaded.matcher.bucketingKey(event)),
       triggering_event: event,
     });
     this.options.logger.info({ automation: loaded.automation.id, trigger: trigger.id }, `automation ${loaded.automation.name} triggered reactively`);
@@ -344,10 +445,10 @@ export class TriggerEngine {
   private async evaluateComposite(automation: Automation, parent: CompositeTrigger, firing: Firing): Promise<void> {
     const db = this.ex;
     const grandparent = this.composites.get(`${automation.id}:${parent.id}`)?.parent ?? null;
-    const expected = parent.type === "sequence" ? parent.triggers.length : parent.require === "any" ? 1 : parent.require === "all" ? parent.triggers.length : parent.require;
+    const expected = expectedFirings(parent);
     const firedAt = new Date(firing.triggered);
     if (expected === 1 && parent.type === "compound") {
-      await this.fire(automation, grandparent, newFiring(parent, this.options.clock.now(), { triggering_firings: [firing], triggering_event: firing.triggering_event }));
+      await this.fireComposite(automation, parent, grandparent, newFiring(parent, this.options.clock.now(), { triggering_firings: [firing], triggering_event: firing.triggering_event }));
       return;
     }
     if (parent.within !== null) await clearOldChildFirings(db, automation.id, parent.id, new Date(firedAt.getTime() - seconds(parent.within)));
@@ -362,6 +463,6 @@ export class TriggerEngine {
     if (!ready) return;
     await clearChildFirings(db, automation.id, parent.id, rows.map((row) => row.firingId));
     this.options.logger.info({ automation: automation.id, trigger: parent.id, firings: firings.length }, `automation ${automation.name} ${parent.type} trigger fired`);
-    await this.fire(automation, grandparent, newFiring(parent, this.options.clock.now(), { triggering_firings: firings, triggering_event: firing.triggering_event }));
+    await this.fireComposite(automation, parent, grandparent, newFiring(parent, this.options.clock.now(), { triggering_firings: firings, triggering_event: firing.triggering_event }));
   }
 }

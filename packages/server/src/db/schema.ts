@@ -398,6 +398,21 @@ export interface CompositeTriggerChildFiringTable {
   child_firing: Json;
 }
 
+/** A trigger that fired and has not resolved (migration 0012). */
+export interface AutomationTriggerStateTable {
+  id: string;
+  created: Timestamp;
+  updated: Timestamp;
+  automation_id: string;
+  trigger_id: string;
+  /** The for_each label values, as a JSON array of strings (`[]` for composite triggers). */
+  bucketing_key: string;
+  triggered_at: Timestamp;
+  resolve_at: Timestamp | null;
+  /** The latest firing that put it in the Triggered state. */
+  firing: Json;
+}
+
 export interface WebhookTable {
   id: string;
   created: Timestamp;
@@ -443,6 +458,7 @@ export interface DB {
   automation_related_resource: AutomationRelatedResourceTable;
   automation_bucket: AutomationBucketTable;
   composite_trigger_child_firing: CompositeTriggerChildFiringTable;
+  automation_trigger_state: AutomationTriggerStateTable;
   webhook: WebhookTable;
 }
 

@@ -9,6 +9,7 @@ import * as m0007 from "./0007-saved-searches.js";
 import * as m0008 from "./0008-configuration.js";
 import * as m0010 from "./0010-automations.js";
 import * as m0011 from "./0011-event-related-index.js";
+import * as m0012 from "./0012-trigger-states.js";
 
 export interface Migration {
   version: number;
@@ -30,4 +31,5 @@ export const MIGRATIONS: readonly Migration[] = [
   // 9 was reserved for events work that needed no table; versions need not be contiguous.
   { version: 10, name: "automations", up: m0010.up },
   { version: 11, name: "event-related-index", up: m0011.up },
+  { version: 12, name: "trigger-states", up: m0012.up },
 ];

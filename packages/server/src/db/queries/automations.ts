@@ -183,6 +183,7 @@ export async function setAutomationEnabled(db: Database, id: string, enabled: bo
 async function clearTriggerState(trx: Executor, automationId: string): Promise<void> {
   await trx.deleteFrom("automation_bucket").where("automation_id", "=", automationId).execute();
   await trx.deleteFrom("composite_trigger_child_firing").where("automation_id", "=", automationId).execute();
+  await trx.deleteFrom("automation_trigger_state").where("automation_id", "=", automationId).execute();
 }
 
 export async function deleteAutomation(db: Database, id: string): Promise<boolean> {

@@ -2,7 +2,7 @@ import type { ReceivedEvent } from "@baton/core";
 import { sql, type Selectable } from "kysely";
 import type { Executor } from "../database.js";
 import { fromJson, newId, toJson } from "../json.js";
-import type { AutomationBucketTable } from "../schema.js";
+import type { AutomationBucketTable, AutomationTriggerStateTable } from "../schema.js";
 
 /**
  * The persisted state of event triggers (one open bucket per trigger and `for_each` key) and
@@ -219,4 +219,84 @@ export async function clearOldChildFirings(db: Executor, automationId: string, p
     .where("parent_trigger_id", "=", parentTriggerId)
     .where("child_fired_at", "<", olderThan.toISOString())
     .execute();
+}
+
+// ---- Triggered states: triggers that fired and have not resolved ---------------------------------
+
+export interface Triggered<F> {
+  automationId: string;
+  triggerId: string;
+  bucketingKey: string[];
+  triggeredAt: Date;
+  /** When a Reactive trigger resolves unless it fires again first; null for the others. */
+  resolveAt: Date | null;
+  firing: F;
+}
+
+function triggeredFromRow<F>(row: Selectable<AutomationTriggerStateTable>): Triggered<F> {
+  return {
+    automationId: row.automation_id,
+    triggerId: row.trigger_id,
+    bucketingKey: fromJson<string[]>(row.bucketing_key, []),
+    triggeredAt: new Date(row.triggered_at),
+    resolveAt: row.resolve_at == null ? null : new Date(row.resolve_at),
+    firing: fromJson<F>(row.firing, null as F),
+  };
+}
+
+export async function readTriggered<F>(db: Executor, ref: BucketRef): Promise<Triggered<F> | undefined> {
+  const row = await db
+    .selectFrom("automation_trigger_state")
+    .selectAll()
+    .where("automation_id", "=", ref.automationId)
+    .where("trigger_id", "=", ref.triggerId)
+    .where("bucketing_key", "=", keyText(ref.bucketingKey))
+    .executeTakeFirst();
+  return row && triggeredFromRow<F>(row);
+}
+
+/** Puts the trigger in the Triggered state for `ref`, or moves its resolution later when it already was (it fired again). */
+export async function markTriggered(db: Executor, ref: BucketRef, triggeredAt: Date, resolveAt: Date | null, firing: unknown): Promise<void> {
+  const now = new Date().toISOString();
+  const values = {
+    triggered_at: triggeredAt.toISOString(),
+    resolve_at: resolveAt?.toISOString() ?? null,
+    firing: toJson(firing),
+    updated: now,
+  };
+  await db
+    .insertInto("automation_trigger_state")
+    .values({ id: newId(), created: now, automation_id: ref.automationId, trigger_id: ref.triggerId, bucketing_key: keyText(ref.bucketingKey), ...values })
+    .onConflict((oc) => oc.columns(["automation_id", "trigger_id", "bucketing_key"]).doUpdateSet(values))
+    .execute();
+}
+
+/** Resolves: removes the Triggered state, and says whether there was one (so only one evaluation acts on a resolution). */
+export async function clearTriggered(db: Executor, ref: BucketRef): Promise<boolean> {
+  const result = await db
+    .deleteFrom("automation_trigger_state")
+    .where("automation_id", "=", ref.automationId)
+    .where("trigger_id", "=", ref.triggerId)
+    .where("bucketing_key", "=", keyText(ref.bucketingKey))
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+/** Reactive triggers whose resolution is due by `asOf` (uses ix_automation_trigger_state_resolve_at). */
+export async function readTriggeredDue<F>(db: Executor, asOf: Date): Promise<Array<Triggered<F>>> {
+  const rows = await db.selectFrom("automation_trigger_state").selectAll().where("resolve_at", "<=", asOf.toISOString()).orderBy("resolve_at").execute();
+  return rows.map((row) => triggeredFromRow<F>(row));
+}
+
+/** Which of `triggerIds` are Triggered for at least one key. */
+export async function readTriggeredAmong(db: Executor, automationId: string, triggerIds: readonly string[]): Promise<Set<string>> {
+  if (triggerIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom("automation_trigger_state")
+    .select("trigger_id")
+    .distinct()
+    .where("automation_id", "=", automationId)
+    .where("trigger_id", "in", triggerIds)
+    .execute();
+  return new Set(rows.map((row) => row.trigger_id));
 }

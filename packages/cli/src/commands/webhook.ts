@@ -1,0 +1,149 @@
+import { readFileSync } from "node:fs";
+import type { Webhook } from "@baton/core";
+import type { Command } from "commander";
+import { readPages } from "../api.js";
+import { parseLimit } from "../arguments.js";
+import type { CliContext } from "../context.js";
+import { CliError, NotFoundError, orNotFound, UsageError } from "../errors.js";
+import { formatDetails, formatTable, formatTimestamp, NONE, writeJson } from "../output.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Where a webhook receives requests: `/hooks/{slug}` on the server, outside `/api`. */
+export function hookUrl(apiUrl: string, slug: string): string {
+  return `${apiUrl.replace(/\/api$/, "")}/hooks/${slug}`;
+}
+
+/** The template from `--template` or `--template-file` (exactly one of them), or none for an update that leaves it. */
+function readTemplate(options: { template?: string; templateFile?: string }, required: boolean): string | undefined {
+  if (options.template !== undefined && options.templateFile !== undefined) throw new UsageError("give the template with --template or --template-file, not both");
+  if (options.templateFile !== undefined) {
+    try {
+      return readFileSync(options.templateFile, "utf8");
+    } catch (error) {
+      throw new UsageError(`cannot read ${options.templateFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  }
+  if (options.template === undefined && required) throw new UsageError("a webhook needs a template: --template '<json>' or --template-file <path>");
+  return options.template;
+}
+
+/** `baton webhook ...`: inbound webhooks (`POST /hooks/{slug}` turns a request into an event). */
+export function configureWebhookCommand(program: Command, ctx: CliContext): void {
+  const webhook = program.command("webhook").description("Create, list, inspect, rotate and delete inbound webhooks");
+
+  /** A webhook by id, or by name when exactly one has it. */
+  async function resolve(ref: string): Promise<Webhook> {
+    const client = ctx.client();
+    if (UUID.test(ref)) return orNotFound(client.request<Webhook>("GET", `/webhooks/${ref}`), "Webhook", ref);
+    // The filter has no name criterion: webhooks are few, so read them all.
+    const all = await readPages<Webhook>(undefined, (offset, limit) => client.request("POST", "/webhooks/filter", { offset, limit }));
+    const found = all.filter((w) => w.name === ref);
+    if (found.length === 0) throw new NotFoundError("Webhook", ref);
+    if (found.length > 1) throw new CliError(`Several webhooks are named '${ref}'; name one by its id`);
+    return found[0]!;
+  }
+
+  const url = (slug: string) => hookUrl(ctx.client().apiUrl, slug);
+
+  webhook
+    .command("create")
+    .description("Create a webhook; requests to its URL become events through the template")
+    .argument("<name>", "the webhook's name")
+    .option("--template <json>", "the template: the JSON of an event, with {{ body }}, {{ headers }}, {{ query }}...")
+    .option("--template-file <path>", "read the template from a file")
+    .option("--description <text>", "what the webhook is for", "")
+    .option("--secret <secret>", "a shared secret (16+ characters) every request must carry or sign with")
+    .option("--disabled", "create it disabled (its URL answers 404 until enabled)")
+    .option("--json", "print the created webhook as JSON")
+    .action(async (name: string, options: { template?: string; templateFile?: string; description: string; secret?: string; disabled?: boolean; json?: boolean }) => {
+      const template = readTemplate(options, true)!;
+      const body = { name, description: options.description, enabled: !options.disabled, template, ...(options.secret !== undefined ? { secret: options.secret } : {}) };
+      let created: Webhook;
+      try {
+        created = await ctx.client().request<Webhook>("POST", "/webhooks/", body);
+      } catch (error) {
+        throw new CliError(`webhook '${name}' was refused: ${(error as Error).message}`);
+      }
+      if (options.json) return writeJson(ctx.stdout, created);
+      ctx.stdout.write(`Created webhook '${created.name}' (${created.id})\nURL: ${url(created.slug)}\n`);
+    });
+
+  webhook
+    .command("ls")
+    .description("List webhooks by name")
+    .option("--limit <n>", "most webhooks to list", parseLimit, 100)
+    .option("--json", "print the API objects as JSON")
+    .action(async (options: { limit: number; json?: boolean }) => {
+      const client = ctx.client();
+      const items = await readPages<Webhook>(options.limit, (offset, limit) => client.request("POST", "/webhooks/filter", { offset, limit }));
+      if (options.json) return writeJson(ctx.stdout, items);
+      if (items.length === 0) return void ctx.stdout.write("No webhooks found.\n");
+      ctx.stdout.write(
+        formatTable(
+          ["NAME", "ID", "ENABLED", "SECRET", "URL"],
+          items.map((w) => [w.name, w.id, w.enabled ? "yes" : "no", w.secret ? "yes" : "no", url(w.slug)]),
+        ),
+      );
+    });
+
+  webhook
+    .command("inspect")
+    .description("Show a webhook, its URL and template (never its secret)")
+    .argument("<webhook>", "name or id")
+    .option("--json", "print the API object as JSON")
+    .action(async (ref: string, options: { json?: boolean }) => {
+      const found = await resolve(ref);
+      if (options.json) return writeJson(ctx.stdout, found);
+      ctx.stdout.write(
+        formatDetails([
+          ["Name", found.name],
+          ["ID", found.id],
+          ["Enabled", found.enabled ? "yes" : "no"],
+          ["Description", found.description || NONE],
+          ["URL", url(found.slug)],
+          ["Secret", found.secret ? "set (not shown)" : NONE],
+          ["Template", found.template],
+          ["Created", formatTimestamp(found.created)],
+          ["Updated", formatTimestamp(found.updated)],
+        ]),
+      );
+    });
+
+  webhook
+    .command("rotate")
+    .description("Give a webhook a new random URL; the old one stops working at once")
+    .argument("<webhook>", "name or id")
+    .option("--json", "print the updated webhook as JSON")
+    .action(async (ref: string, options: { json?: boolean }) => {
+      const found = await resolve(ref);
+      const rotated = await orNotFound(ctx.client().request<Webhook>("POST", `/webhooks/${found.id}/rotate`), "Webhook", ref);
+      if (options.json) return writeJson(ctx.stdout, rotated);
+      ctx.stdout.write(`Rotated webhook '${rotated.name}'\nURL: ${url(rotated.slug)}\n`);
+    });
+
+  for (const [name, enabled] of [
+    ["enable", true],
+    ["disable", false],
+  ] as const) {
+    webhook
+      .command(name)
+      .description(enabled ? "Enable a webhook: its URL accepts requests again" : "Disable a webhook: its URL answers 404")
+      .argument("<webhook>", "name or id")
+      .action(async (ref: string) => {
+        const found = await resolve(ref);
+        await ctx.client().request("PATCH", `/webhooks/${found.id}`, { enabled });
+        ctx.stdout.write(`${enabled ? "Enabled" : "Disabled"} webhook '${found.name}'\n`);
+      });
+  }
+
+  webhook
+    .command("delete")
+    .description("Delete a webhook")
+    .argument("<webhook>", "name or id")
+    .action(async (ref: string) => {
+      const found = await resolve(ref);
+      await orNotFound(ctx.client().request("DELETE", `/webhooks/${found.id}`), "Webhook", ref);
+      ctx.stdout.write(`Deleted webhook '${found.name}'\n`);
+    });
+}
