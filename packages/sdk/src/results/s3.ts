@@ -77,6 +77,19 @@ export class S3Bucket implements ResultStorage {
     await client.send(new s3.DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.prefix + key }));
   }
 
+  /** Every key under the folder (ListObjectsV2, page by page), without the folder prefix. */
+  async *listPaths(): AsyncIterable<string> {
+    const { s3, client } = await this.connect();
+    let token: string | undefined;
+    do {
+      const page = await client.send(new s3.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.prefix || undefined, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) {
+        if (object.Key !== undefined && object.Key.startsWith(this.prefix) && object.Key !== this.prefix) yield object.Key.slice(this.prefix.length);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
   private connect(): Promise<{ s3: S3Module; client: S3Client }> {
     this.client ??= importModule<S3Module>(import.meta.resolve("@aws-sdk/client-s3")).then((s3) => {
       const { endpointUrl, region, credentials, forcePathStyle } = this.options;
