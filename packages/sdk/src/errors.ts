@@ -203,7 +203,8 @@ export class UnsupportedIsolationLevelError extends BatonError {
   constructor(
     readonly isolationLevel: string,
     storage: string,
+    reason = "it needs a lock, and this storage has no lock manager (LocalFileSystem locks with lock files; S3Bucket with conditional writes when made with `locking: true`)",
   ) {
-    super(`Isolation level ${isolationLevel} is not supported by the result storage ${storage}: it needs a lock, which only LocalFileSystem storage provides (a lock file)`);
+    super(`Isolation level ${isolationLevel} is not supported by the result storage ${storage}: ${reason}`);
   }
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -299,11 +300,10 @@ describe("S3-compatible storage", () => {
     expect(await outside.readPath("old")).toBeDefined();
   });
 
-  it("s3rver does not honour conditional writes (PutObject If-None-Match: *), so no S3 lock can be tested here and SERIALIZABLE on S3 stays refused", async () => {
-    // An S3 lock object needs a create that fails when the object exists: AWS S3 (since 2024)
-    // answers such a PutObject with 412 PreconditionFailed. If this starts failing, the test
-    // server has learnt conditional writes and an S3 lock manager can be built and tested.
-    const { S3Client, PutObjectCommand, GetObjectCommand } = await import("@aws-sdk/client-s3");
+  it("s3rver does not honour conditional writes (PutObject If-None-Match: *): S3Bucket with locking: true refuses SERIALIZABLE on it instead of locking nothing", async () => {
+    // An S3 lock object needs a create that fails when the object exists: AWS S3 (since 2024),
+    // MinIO and moto answer such a PutObject with 412 PreconditionFailed; s3rver 3.7.1
+    // overwrites. The locks themselves are tested against moto in s3-locks.test.ts.
     const client = new S3Client({ endpoint: endpointUrl, region: "us-east-1", forcePathStyle: true, credentials });
     const sent: Array<string | undefined> = [];
     client.middlewareStack.add(
@@ -320,9 +320,23 @@ describe("S3-compatible storage", () => {
     expect(body).toBe("second holder");
     client.destroy();
 
-    const storage = new S3Bucket({ bucket: "baton-results", endpointUrl, credentials });
-    expect((storage as ResultStorage).locks).toBeUndefined();
-    await expect(transaction({ key: "s3-serial", isolationLevel: "SERIALIZABLE", storage }, () => 1)).rejects.toThrow(UnsupportedIsolationLevelError);
+    const plain = new S3Bucket({ bucket: "baton-results", endpointUrl, credentials });
+    expect((plain as ResultStorage).locks).toBeUndefined();
+    await expect(transaction({ key: "s3-serial", isolationLevel: "SERIALIZABLE", storage: plain }, () => 1)).rejects.toThrow("S3Bucket with conditional writes when made with `locking: true`");
+    const locking = new S3Bucket({ bucket: "baton-results", endpointUrl, credentials, locking: true });
+    let ran = false;
+    const refused = transaction({ key: "s3-serial", isolationLevel: "SERIALIZABLE", storage: locking }, () => (ran = true));
+    await expect(refused).rejects.toThrow(UnsupportedIsolationLevelError);
+    await expect(refused).rejects.toThrow(
+      "Isolation level SERIALIZABLE is not supported by the result storage s3://baton-results/: its S3 server does not honour conditional writes (a second PutObject with If-None-Match: * of one object succeeded)",
+    );
+    expect(ran).toBe(false);
+    // The probe object was removed.
+    const listing = new S3Client({ endpoint: endpointUrl, region: "us-east-1", forcePathStyle: true, credentials });
+    const probes = await listing.send(new ListObjectsV2Command({ Bucket: "baton-results", Prefix: ".locks/" }));
+    listing.destroy();
+    expect(probes.Contents ?? []).toEqual([]);
+    expect(() => new S3Bucket({ bucket: "baton-results", lockStaleSeconds: 0 })).toThrow("S3Bucket.lockStaleSeconds: must be a number of seconds above 0");
   });
 
   it("a bad bucket name is refused", () => {

@@ -179,7 +179,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   // does the same, so a flow retry does not redo work that succeeded).
   if (created.id !== call.taskRunId && created.state?.type === "COMPLETED" && hasResult(created.state)) {
     logger.info(`Task run already completed in an earlier attempt of the flow run; reusing its result`);
-    return (await readStateResult(created.state, client)) as R;
+    return (await readStateResult(created.state, client, { storage: await plan.storage() })) as R;
   }
 
   let resolvedArgs: A;
@@ -318,7 +318,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   const final: State = finalState;
   if (final.type === "COMPLETED") {
     logger.info(`Finished in state ${describeState(final)}`);
-    const value = live !== undefined ? live.value : ((await readStateResult(final, client)) as R);
+    const value = live !== undefined ? live.value : ((await readStateResult(final, client, { storage: await plan.storage() })) as R);
     await runStore.run(store, async () => {
       await commitTask(def, call, taskRun, value, persisted, cachedFrom, logger);
       await runHooks(def.options.onCompletion, { taskName: def.name, taskRun, state: final, result: value, error: undefined }, logger, "onCompletion");
@@ -389,7 +389,8 @@ function storageKeyContext<A extends unknown[], R>(def: TaskDefinition<A, R>, ar
 async function cachedResult(plan: ResultPlan, call: TaskCall, cacheKey: string | undefined): Promise<{ metadata: ResultRecordMetadata; value: unknown; why: string } | undefined> {
   const stored = call.slot !== undefined ? call.txn?.storedResult(call.slot) : undefined;
   if (stored !== undefined) {
-    const value = await readStateResult({ id: call.taskRunId, data: stored, state_details: {} }, call.session.client);
+    // The record went to the task's storage (the transaction's unless the task or flow names one).
+    const value = await readStateResult({ id: call.taskRunId, data: stored, state_details: {} }, call.session.client, { storage: await plan.storage() });
     return { metadata: stored, value, why: `Transaction '${call.txn?.key ?? ""}' is already committed; returning this call's stored result` };
   }
   if (cacheKey === undefined || plan.refreshCache || !plan.lookUp) return undefined;
