@@ -63,6 +63,7 @@ export {
   RetryHandedOffError,
   BackgroundTasksNeedServerError,
   UnknownSerializerError,
+  PickleNotSupportedError,
   SerializationError,
   UnreadableResultRecordError,
   UnsupportedIsolationLevelError,

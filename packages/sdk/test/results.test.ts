@@ -11,6 +11,7 @@ import {
   InvalidOptionError,
   LocalFileSystem,
   MissingResultError,
+  PickleNotSupportedError,
   pruneExpiredRecords,
   readStateResult,
   registerSerializer,
@@ -139,9 +140,14 @@ describe("persisted results", () => {
 
 describe("bad cases", () => {
   it("an unknown serializer name is refused at task() and flow() time, naming the option", () => {
-    expect(() => task({ resultSerializer: "pickle" }, function p() {})).toThrow(InvalidOptionError);
-    expect(() => task({ resultSerializer: "pickle" }, function p() {})).toThrow(/task\.resultSerializer: Unknown result serializer 'pickle' \(known: json, v8/);
+    expect(() => task({ resultSerializer: "yaml" }, function p() {})).toThrow(InvalidOptionError);
+    expect(() => task({ resultSerializer: "yaml" }, function p() {})).toThrow(/task\.resultSerializer: Unknown result serializer 'yaml' \(known: json, v8/);
     expect(() => flow({ resultSerializer: "yaml" }, function f() {})).toThrow(/flow\.resultSerializer: Unknown result serializer 'yaml'/);
+    // Python's pickle is named as such.
+    expect(() => task({ resultSerializer: "pickle" }, function p() {})).toThrow(
+      /^task\.resultSerializer: Result serializer 'pickle' is Python's pickle \(Python Prefect's\), which Node\.js cannot read or write: have the Python side persist such results with result_serializer="json"/,
+    );
+    expect(() => flow({ resultSerializer: "compressed/pickle" }, function f() {})).toThrow("flow.resultSerializer: Result serializer 'compressed/pickle' is Python's pickle");
   });
 
   it("a bad cacheExpiration, cachePolicy or resultStorage is refused naming the field", () => {
@@ -183,12 +189,30 @@ describe("bad cases", () => {
     expect(ran).toBe(0);
   });
 
-  it("a record whose serializer is unknown here fails with UnknownSerializerError; a missing record is a MissingResultError", async () => {
-    const metadata = { storage_key: "from-python", expiration: null, serializer: { type: "pickle" }, prefect_version: "3.4.0", storage_block_id: null };
+  it("a pickle record (Python Prefect's) fails with PickleNotSupportedError naming the serializer and the record; another unknown serializer with UnknownSerializerError; a missing record is a MissingResultError", async () => {
+    const metadata = { storage_key: "from-python", expiration: null, serializer: { type: "pickle", picklelib: "cloudpickle", picklelib_version: null }, prefect_version: "3.4.0", storage_block_id: null };
     writeFileSync(join(storageDir, "from-python"), JSON.stringify({ metadata, result: "gASVAAAA" }));
     const state = { id: "s1", data: metadata, state_details: {} };
+    await expect(readStateResult(state as never, t.client)).rejects.toThrow(PickleNotSupportedError);
     await expect(readStateResult(state as never, t.client)).rejects.toThrow(UnknownSerializerError);
-    await expect(readStateResult(state as never, t.client)).rejects.toThrow("Unknown result serializer 'pickle'");
+    await expect(readStateResult(state as never, t.client)).rejects.toThrow(
+      `The result record 'from-python' in ${storageDir} uses serializer 'pickle': Python's pickle (Python Prefect's), which Node.js cannot read or write`,
+    );
+    // A cached pickle record fails the task run at once, naming it.
+    let ran = 0;
+    const cachedPickle = task({ name: "reads-pickle", retries: 1, cacheKeyFn: () => "from-python" }, function cachedPickle() {
+      ran++;
+      return 1;
+    });
+    const outcome = await flow(async function readsPickle() {
+      return cachedPickle();
+    }).run();
+    expect(outcome.ok).toBe(false);
+    if (!outcome.ok) expect(((outcome.error.cause as Error).cause as Error).name).toBe("PickleNotSupportedError");
+    expect(ran).toBe(0);
+    const yaml = { ...metadata, storage_key: "from-yaml", serializer: { type: "yaml" } };
+    writeFileSync(join(storageDir, "from-yaml"), JSON.stringify({ metadata: yaml, result: "a: 1" }));
+    await expect(readStateResult({ id: "s4", data: yaml, state_details: {} } as never, t.client)).rejects.toThrow("Unknown result serializer 'yaml'");
     const missing = { id: "s2", data: { ...metadata, storage_key: "nowhere", serializer: { type: "json" } }, state_details: {} };
     await expect(readStateResult(missing as never, t.client)).rejects.toThrow(MissingResultError);
     await expect(readStateResult(missing as never, t.client)).rejects.toThrow(`no result record 'nowhere' in ${storageDir}`);

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { PREFECT_SERVER_VERSION, ResultRecord, ResultRecordMetadata, type State } from "@baton/core";
 import type { BatonClient } from "../client.js";
-import { MissingResultError, UnreadableResultRecordError } from "../errors.js";
+import { MissingResultError, PickleNotSupportedError, UnreadableResultRecordError } from "../errors.js";
 import { resultFromState } from "./serializer.js";
-import { resolveSerializer, type Serializer } from "./serializers.js";
+import { knownSerializers, resolveSerializer, type Serializer } from "./serializers.js";
 import { defaultResultStorage, storageForBlockDocument } from "./resolve.js";
 import type { ResultStorage } from "./storage.js";
 
@@ -79,7 +79,14 @@ export async function readRecord(storage: ResultStorage, key: string, options: {
   }
   const { metadata } = parsed;
   if (options.ignoreExpired && metadata.expiration !== null && Date.parse(metadata.expiration) <= (options.now ?? Date.now())) return undefined;
-  const serializer = resolveSerializer(metadata.serializer.type);
+  let serializer: Serializer;
+  try {
+    serializer = resolveSerializer(metadata.serializer.type);
+  } catch (error) {
+    // Name the record too: a pickle record was written by Python Prefect, somewhere.
+    if (error instanceof PickleNotSupportedError) throw new PickleNotSupportedError(metadata.serializer.type, knownSerializers(), { key, location: storage.describe() });
+    throw error;
+  }
   let value: unknown;
   try {
     value = serializer.loads(parsed.result);
