@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BlockType } from "@baton/core";
@@ -47,5 +47,41 @@ describe("baton result-storage", () => {
     const bad = await runCli(["result-storage", "set", "nope"], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("expected BLOCK-TYPE-SLUG/BLOCK-NAME");
+  });
+
+  it("prune deletes expired result records: from --path, or from the default storage (here the server's block)", async () => {
+    const record = (folder: string, key: string, expiration: string | null) => {
+      mkdirSync(folder, { recursive: true });
+      const metadata = { storage_key: key, expiration, serializer: { type: "json" }, prefect_version: "3.4.0", storage_block_id: null };
+      writeFileSync(join(folder, key), JSON.stringify({ metadata, result: "1" }));
+    };
+    const folder = join(dir, "prune-path");
+    record(folder, "old", "2020-01-01T00:00:00Z");
+    record(folder, "fresh", "2999-01-01T00:00:00Z");
+    writeFileSync(join(folder, "notes.txt"), "not a record");
+
+    const dry = await runCli(["result-storage", "prune", "--path", folder, "--dry-run", "--json"], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toEqual({ storage: folder, scanned: 3, expired: ["old"], deleted: 0, not_records: 1 });
+    expect(existsSync(join(folder, "old"))).toBe(true);
+
+    const pruned = await runCli(["result-storage", "prune", "--path", folder], env);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(pruned.stdout).toBe(`deleted old\n${folder}: 3 file(s) scanned, 1 expired record(s), 1 deleted.\n`);
+    expect(existsSync(join(folder, "old"))).toBe(false);
+    expect(existsSync(join(folder, "fresh"))).toBe(true);
+
+    // Without --path: the storage the SDK writes to by default, the server's block here.
+    const shared = join(dir, "results");
+    record(shared, "expired-in-block", "2020-01-01T00:00:00Z");
+    expect((await runCli(["result-storage", "set", "local-file-system/shared"], env)).code).toBe(0);
+    try {
+      const viaBlock = await runCli(["result-storage", "prune", "--json"], { ...env, BATON_LOCAL_STORAGE_PATH: folder });
+      expect(viaBlock.code, viaBlock.stderr).toBe(0);
+      expect(JSON.parse(viaBlock.stdout)).toMatchObject({ storage: shared, expired: ["expired-in-block"], deleted: 1 });
+      expect(existsSync(join(shared, "expired-in-block"))).toBe(false);
+    } finally {
+      await runCli(["result-storage", "clear"], env);
+    }
   });
 });

@@ -172,6 +172,20 @@ export class UnknownSerializerError extends BatonError {
   }
 }
 
+/**
+ * A result record (or a `resultSerializer` option) names Python's pickle (`pickle`,
+ * `compressed/pickle`: what Python Prefect writes for values JSON cannot hold), which Node.js
+ * can neither read nor write. Still an `UnknownSerializerError`.
+ */
+export class PickleNotSupportedError extends UnknownSerializerError {
+  override name = "PickleNotSupportedError";
+  constructor(serializerType: string, known: readonly string[], record?: { key: string; location: string }) {
+    super(serializerType, known);
+    const what = record === undefined ? `Result serializer '${serializerType}' is` : `The result record '${record.key}' in ${record.location} uses serializer '${serializerType}':`;
+    this.message = `${what} Python's pickle (Python Prefect's), which Node.js cannot read or write: have the Python side persist such results with result_serializer="json", or registerSerializer() a '${serializerType}' serializer of your own (known: ${known.join(", ")})`;
+  }
+}
+
 /** A value could not be serialized with the chosen result serializer. */
 export class SerializationError extends BatonError {
   override name = "SerializationError";
@@ -203,7 +217,8 @@ export class UnsupportedIsolationLevelError extends BatonError {
   constructor(
     readonly isolationLevel: string,
     storage: string,
+    reason = "it needs a lock, and this storage has no lock manager (LocalFileSystem locks with lock files; S3Bucket with conditional writes when made with `locking: true`)",
   ) {
-    super(`Isolation level ${isolationLevel} is not supported by the result storage ${storage}: it needs a lock, which only LocalFileSystem storage provides (a lock file)`);
+    super(`Isolation level ${isolationLevel} is not supported by the result storage ${storage}: ${reason}`);
   }
 }

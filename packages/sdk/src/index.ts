@@ -31,7 +31,8 @@ export { LocalFileSystem, defaultLocalStoragePath, type ResultStorage, type Lock
 export { S3Bucket, type S3BucketOptions } from "./results/s3.js";
 export { JsonSerializer, V8Serializer, registerSerializer, resolveSerializer, type Serializer } from "./results/serializers.js";
 export { readStateResult, readRecord, isResultReference, type LoadedRecord } from "./results/store.js";
-export { storageFromBlock } from "./results/resolve.js";
+export { defaultResultStorage, storageFromBlock } from "./results/resolve.js";
+export { pruneExpiredRecords, type PruneReport } from "./results/prune.js";
 export {
   transaction,
   getTransaction,
@@ -62,6 +63,7 @@ export {
   RetryHandedOffError,
   BackgroundTasksNeedServerError,
   UnknownSerializerError,
+  PickleNotSupportedError,
   SerializationError,
   UnreadableResultRecordError,
   UnsupportedIsolationLevelError,

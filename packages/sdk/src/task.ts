@@ -57,6 +57,14 @@ export interface TaskOptions<A extends unknown[] = unknown[]> {
   cacheExpiration?: number;
   /** The same as `cacheExpiration` (its earlier name). */
   cacheExpirationSeconds?: number;
+  /**
+   * Where the result record goes (Prefect's `result_storage_key`): a template rendered for each
+   * call, e.g. `"{parameters[city]}-{flow_run.id}"`, with `parameters`, `flow_run` and
+   * `task_run` fields (README "Results, caching and transactions"). Implies `persistResult`,
+   * and takes the place of the cache policy: a later call that renders the same key, while
+   * that record is valid, is a cache hit (unless `cachePolicy: CachePolicies.NONE`).
+   */
+  resultStorageKey?: string;
   /** Run even when a valid cached result exists, and replace it. */
   refreshCache?: boolean;
   /** Store the result as a record in result storage (default: see README "Results, caching and transactions"). */

@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BackgroundTasksNeedServerError, configure, serveTasks, task, TaskRunFailedError, type TaskRun } from "@baton/sdk";
-import { startTestServer, type TestServer } from "./helpers.js";
+import { BackgroundTasksNeedServerError, configure, isResultReference, readStateResult, serveTasks, task, TaskRunFailedError, type TaskRun } from "@baton/sdk";
+import { persistedReport } from "./fixtures/persisted-report.js";
+import { runFixture, startTestServer, type TestServer } from "./helpers.js";
 
 let t: TestServer;
 let home: string;
@@ -216,4 +217,41 @@ describe("background tasks: delay() and serveTasks()", () => {
     const after = await t.client.request<Array<{ identifier: string }>>("POST", "/task_workers/filter", {});
     expect(after.some((w) => w.identifier === "listed-worker")).toBe(false);
   });
+});
+
+describe("persisted results of background tasks", () => {
+  it("a task worker in another process writes the record; the caller's future reads it back from the shared storage", async () => {
+    const storage = join(home, "results");
+    configure({ localStoragePath: storage });
+    const future = persistedReport.delay("north");
+    const created = await future.created();
+    expect(created.state?.type).toBe("SCHEDULED");
+
+    const worker = await runFixture("serve-persisted", [], home, storage, { BATON_API_URL: t.server.apiUrl });
+    expect(worker.code, worker.stderr).toBe(0);
+    const workerPid = Number(/SERVED (\d+)/.exec(worker.stdout)?.[1]);
+    expect(workerPid).toBeGreaterThan(0);
+    expect(workerPid).not.toBe(process.pid);
+
+    const value = (await future.result()) as Map<string, unknown>;
+    // A Map with a Date: only the v8 record carries that, so this came from storage.
+    expect(value).toBeInstanceOf(Map);
+    expect(Object.fromEntries(value)).toEqual({ region: "north", workerPid, at: new Date(0) });
+
+    const run = await t.client.readTaskRun(future.taskRunId);
+    expect(run.state?.type).toBe("COMPLETED");
+    expect(isResultReference(run.state?.data)).toBe(true);
+    const key = `bg/north-${future.taskRunId}`;
+    expect(run.state?.data).toMatchObject({ storage_key: key, serializer: { type: "v8" } });
+    expect(existsSync(join(storage, key))).toBe(true);
+
+    // Without that storage the reference cannot be followed: the value was never inline.
+    configure({ localStoragePath: join(home, "elsewhere") });
+    try {
+      const again = (await t.client.readTaskRun(future.taskRunId)).state!;
+      await expect(readStateResult(again, t.client)).rejects.toThrow(`no result record '${key}'`);
+    } finally {
+      configure({ localStoragePath: storage });
+    }
+  }, 90_000);
 });

@@ -51,13 +51,15 @@ export interface FixtureOutcome {
 /**
  * Runs a fixture script (packages/sdk/test/fixtures/NAME.ts) in a node process of its own, as
  * another machine would: its own BATON_HOME (so its own ephemeral server and database), with
- * result records under `storagePath`. Rejects if it has not exited within 60 s.
+ * result records under `storagePath`; `extraEnv` adds to that (e.g. `BATON_API_URL` to join the
+ * test's server). Rejects if it has not exited within 60 s.
  */
-export function runFixture(fixture: string, args: string[], home: string, storagePath: string): Promise<FixtureOutcome> {
+export function runFixture(fixture: string, args: string[], home: string, storagePath: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<FixtureOutcome> {
   const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, BATON_HOME: home, BATON_LOCAL_STORAGE_PATH: storagePath, BATON_CONSOLE_LOGS: "false" };
     delete env.BATON_API_URL;
+    Object.assign(env, extraEnv);
     const child = spawn(process.execPath, ["--import", "tsx", `packages/sdk/test/fixtures/${fixture}.ts`, ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";

@@ -249,6 +249,25 @@ describe("transactions", () => {
     await expect(transaction({ key: "k", lockTimeoutSeconds: -1 }, () => 1)).rejects.toThrow("transaction.lockTimeoutSeconds");
   });
 
+  it("a committed transaction on storage other than the default reads its tasks' stored results from that storage on a re-run", async () => {
+    const own = mkdtempSync(join(tmpdir(), "baton-txn-own-rerun-"));
+    try {
+      const key = uniqueKey("own-rerun");
+      let runs = 0;
+      const counted = task({ name: "own-rerun-work" }, function counted() {
+        return ++runs;
+      });
+      const once = flow(async function ownRerun() {
+        return transaction({ key, storage: new LocalFileSystem({ basepath: own }) }, async (txn) => ({ committed: txn.isCommitted(), value: await counted() }));
+      });
+      expect(await once()).toEqual({ committed: false, value: 1 });
+      expect(await once()).toEqual({ committed: true, value: 1 });
+      expect(runs).toBe(1);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it("a transaction record in its own storage; a task outside any transaction runs onCommit at once", async () => {
     const own = mkdtempSync(join(tmpdir(), "baton-txn-own-"));
     const key = uniqueKey("own-storage");

@@ -6,6 +6,7 @@ import type { FlowOptions } from "../flow.js";
 import { defaultResultStorage } from "../results/resolve.js";
 import { resolveSerializer, type Serializer } from "../results/serializers.js";
 import type { ResultStorage } from "../results/storage.js";
+import { storageKeyTemplate, type StorageKeyTemplate } from "../results/storage-key.js";
 import { currentSettings } from "../settings.js";
 import type { TaskOptions } from "../task.js";
 import type { Transaction } from "../transactions.js";
@@ -18,7 +19,8 @@ import type { Transaction } from "../transactions.js";
  *   policy, `cacheKeyFn`, `resultStorage` or `resultSerializer`; else the flow's
  *   `persistResult`; else `true` inside a transaction with a key (its re-run needs the
  *   results); else `BATON_RESULTS_PERSIST_BY_DEFAULT`.
- * - caching (tasks): only when persisted; `cacheKeyFn`, else `cachePolicy`, else DEFAULT
+ * - caching (tasks): only when persisted; `resultStorageKey` (its rendered key is the cache key,
+ *   as Prefect's transaction key), else `cacheKeyFn`, else `cachePolicy`, else DEFAULT
  *   (INPUTS + TASK_SOURCE + RUN_ID). A task with `persistResult: false` is never cached.
  * - storage and serializer: the run's, else the flow's, else the defaults (results/resolve.ts,
  *   `BATON_RESULTS_DEFAULT_SERIALIZER`).
@@ -27,8 +29,12 @@ export interface ResultPlan {
   persist: boolean;
   serializer: Serializer;
   storage: () => Promise<ResultStorage>;
-  /** Undefined: the call is not cached. */
+  /** Undefined: the call is not cached by a policy (see `storageKey`). */
   cachePolicy: CachePolicy | undefined;
+  /** `resultStorageKey`: the record's key, rendered per call; it takes the place of the cache policy. */
+  storageKey: StorageKeyTemplate | undefined;
+  /** Whether a record at the key is looked up before running (a cache hit); false for `resultStorageKey` with `cachePolicy: NONE`. */
+  lookUp: boolean;
   refreshCache: boolean;
   expirationSeconds: number | undefined;
   /** Why an explicit cache option is ignored, to log once per call. */
@@ -57,13 +63,17 @@ export function taskResultPlan(
   const explicitCache = options.cacheKeyFn !== undefined || (options.cachePolicy !== undefined && !isNoCache(toCachePolicy(options.cachePolicy)));
   const persist =
     options.persistResult ??
-    (explicitCache || options.resultStorage !== undefined || options.resultSerializer !== undefined ? true : undefined) ??
+    (explicitCache || options.resultStorageKey !== undefined || options.resultStorage !== undefined || options.resultSerializer !== undefined ? true : undefined) ??
     flow?.persistResult ??
     (txn?.key !== undefined ? true : undefined) ??
     settings.resultsPersistByDefault;
   let cachePolicy: CachePolicy | undefined;
   let ignoredCache: string | undefined;
-  if (persist) {
+  const storageKey = persist && options.resultStorageKey !== undefined ? storageKeyTemplate(options.resultStorageKey, "task.resultStorageKey") : undefined;
+  if (storageKey !== undefined) {
+    // As in Prefect, the storage key wins over any cache policy; NONE still means "never read it back".
+    cachePolicy = undefined;
+  } else if (persist) {
     const policy =
       options.cacheKeyFn !== undefined
         ? new CacheKeyFnPolicy(options.cacheKeyFn as never)
@@ -80,6 +90,8 @@ export function taskResultPlan(
     serializer: resolveSerializer(options.resultSerializer ?? flow?.resultSerializer ?? settings.resultsDefaultSerializer),
     storage: async () => storageOption ?? (txn !== undefined ? await txn.resolveStorage() : await defaultResultStorage(client())),
     cachePolicy,
+    storageKey,
+    lookUp: storageKey !== undefined ? !(options.cachePolicy !== undefined && isNoCache(toCachePolicy(options.cachePolicy))) : cachePolicy !== undefined,
     refreshCache: options.refreshCache ?? settings.tasksRefreshCache,
     expirationSeconds: options.cacheExpiration ?? options.cacheExpirationSeconds,
     ignoredCache,

@@ -11,6 +11,7 @@ import { hasResult, prepareRecord, readRecord, readStateResult, writeRecord, typ
 import type { TaskOptions } from "../task.js";
 import { getTransaction, type Transaction, type TransactionHook, type TransactionHookContext } from "../transactions.js";
 import type { CachePolicyContext } from "../cache/policies.js";
+import type { StorageKeyContext } from "../results/storage-key.js";
 import type { ResultRecordMetadata } from "@baton/core";
 import { cacheKeyFor, expirationFrom, taskResultPlan, type ResultPlan } from "./results.js";
 import { applyState, failedProposal, runAttempt } from "./attempt.js";
@@ -141,7 +142,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
 
   const plan = taskResultPlan(def.options as TaskOptions<never>, flowCtx, call.txn, () => client);
   // A run nothing on the server needs to decide is orchestrated here and reported in batches.
-  const local = orchestratedLocally(def.options as TaskOptions<never>, flowCtx, call.existing, plan.cachePolicy !== undefined);
+  const local = orchestratedLocally(def.options as TaskOptions<never>, flowCtx, call.existing, plan.cachePolicy !== undefined || plan.storageKey !== undefined);
   const input = {
     id: call.taskRunId,
     name: `${def.name}-${flowCtx ? call.dynamicKey : call.dynamicKey.slice(0, 8)}`,
@@ -178,7 +179,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   // does the same, so a flow retry does not redo work that succeeded).
   if (created.id !== call.taskRunId && created.state?.type === "COMPLETED" && hasResult(created.state)) {
     logger.info(`Task run already completed in an earlier attempt of the flow run; reusing its result`);
-    return (await readStateResult(created.state, client)) as R;
+    return (await readStateResult(created.state, client, { storage: await plan.storage() })) as R;
   }
 
   let resolvedArgs: A;
@@ -196,7 +197,19 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
     if (turn !== undefined) await turn;
   }
   if (plan.ignoredCache !== undefined) logger.warning(`Task '${def.name}': ${plan.ignoredCache}`);
-  const cacheKey = plan.cachePolicy === undefined ? undefined : cacheKeyFor(plan, cacheContext(def, resolvedArgs, taskRun, flowCtx), (message) => logger.warning(message));
+  // The record's key: the rendered resultStorageKey, else the cache policy's key, else none (a random one).
+  let cacheKey: string | undefined;
+  let keyError: unknown;
+  if (plan.storageKey !== undefined) {
+    try {
+      cacheKey = plan.storageKey.render(storageKeyContext(def, resolvedArgs, taskRun, flowCtx));
+    } catch (error) {
+      keyError = error;
+    }
+  } else if (plan.cachePolicy !== undefined) {
+    cacheKey = cacheKeyFor(plan, cacheContext(def, resolvedArgs, taskRun, flowCtx), (message) => logger.warning(message));
+  }
+  const cacheDetails = (expiration: string | null): StateDetails => (cacheKey !== undefined && plan.lookUp ? { cache_key: cacheKey, cache_expiration: expiration } : {});
   const target: RunTarget = { kind: "task", id: taskRun.id, client };
   let runningName = "Running";
   let live: { value: R } | undefined;
@@ -210,9 +223,11 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
     // A committed transaction's re-run, or a valid cache entry: the run completes as "Cached" without running.
     let hit: Awaited<ReturnType<typeof cachedResult>>;
     try {
+      if (keyError !== undefined) throw keyError;
       hit = await cachedResult(plan, call, cacheKey);
     } catch (error) {
-      // An unreadable record (or an unknown serializer) fails the run at once, not retried: running again reads the same record.
+      // A resultStorageKey the call cannot render, an unreadable record (or an unknown serializer)
+      // fails the run at once, not retried: running again meets the same key or record.
       failure = error;
       const proposal = failedProposal("task", { error, timedOut: false });
       const finished = local
@@ -228,7 +243,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
         type: "COMPLETED",
         name: "Cached",
         data: hit.metadata,
-        state_details: cacheKey !== undefined ? { cache_key: cacheKey, cache_expiration: hit.metadata.expiration } : {},
+        state_details: cacheDetails(hit.metadata.expiration),
       };
       const finished = local ? local.proposeFinal(proposal) : await proposeFinal(target, proposal);
       onState(finished.state);
@@ -263,7 +278,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
           // Outside a transaction the record is written now, so whoever reads this state finds it;
           // inside one it is written when the transaction commits.
           if (call.txn === undefined) await writeRecord(persisted);
-          const details: StateDetails = cacheKey !== undefined ? { cache_key: cacheKey, cache_expiration: persisted.metadata.expiration } : {};
+          const details = cacheDetails(persisted.metadata.expiration);
           proposal = { type: "COMPLETED", name: "Completed", data: persisted.metadata, state_details: details };
         } else {
           const serialized = serializeResult(attempt.value);
@@ -303,7 +318,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   const final: State = finalState;
   if (final.type === "COMPLETED") {
     logger.info(`Finished in state ${describeState(final)}`);
-    const value = live !== undefined ? live.value : ((await readStateResult(final, client)) as R);
+    const value = live !== undefined ? live.value : ((await readStateResult(final, client, { storage: await plan.storage() })) as R);
     await runStore.run(store, async () => {
       await commitTask(def, call, taskRun, value, persisted, cachedFrom, logger);
       await runHooks(def.options.onCompletion, { taskName: def.name, taskRun, state: final, result: value, error: undefined }, logger, "onCompletion");
@@ -347,14 +362,38 @@ function cacheContext<A extends unknown[], R>(def: TaskDefinition<A, R>, args: A
   };
 }
 
+/** What a `resultStorageKey` template is rendered with (results/storage-key.ts). */
+function storageKeyContext<A extends unknown[], R>(def: TaskDefinition<A, R>, args: A, taskRun: TaskRun, flowCtx: FlowRunContext | undefined): StorageKeyContext {
+  const parameters = namedParameters(def.fn, args);
+  const flowRun = flowCtx?.flowRun;
+  return {
+    parameters,
+    task_run: { id: taskRun.id, name: taskRun.name, task_name: def.name, tags: taskRun.tags, parameters, run_count: taskRun.run_count },
+    flow_run: {
+      id: flowRun?.id ?? null,
+      name: flowRun?.name ?? null,
+      flow_name: flowCtx?.flowName ?? null,
+      tags: flowRun?.tags ?? [],
+      parameters: flowRun?.parameters ?? {},
+      // Prefect's runtime gives the expected start, else now.
+      scheduled_start_time: flowRun === undefined ? null : (flowRun.expected_start_time ?? flowRun.start_time ?? new Date().toISOString()),
+      run_count: flowRun?.run_count ?? 0,
+      deployment_id: flowRun?.deployment_id ?? null,
+      parent_task_run_id: flowRun?.parent_task_run_id ?? null,
+    },
+    deployment: { id: flowRun?.deployment_id ?? null },
+  };
+}
+
 /** The stored result of a call of a committed transaction, or a valid cache entry at its key. */
 async function cachedResult(plan: ResultPlan, call: TaskCall, cacheKey: string | undefined): Promise<{ metadata: ResultRecordMetadata; value: unknown; why: string } | undefined> {
   const stored = call.slot !== undefined ? call.txn?.storedResult(call.slot) : undefined;
   if (stored !== undefined) {
-    const value = await readStateResult({ id: call.taskRunId, data: stored, state_details: {} }, call.session.client);
+    // The record went to the task's storage (the transaction's unless the task or flow names one).
+    const value = await readStateResult({ id: call.taskRunId, data: stored, state_details: {} }, call.session.client, { storage: await plan.storage() });
     return { metadata: stored, value, why: `Transaction '${call.txn?.key ?? ""}' is already committed; returning this call's stored result` };
   }
-  if (cacheKey === undefined || plan.refreshCache) return undefined;
+  if (cacheKey === undefined || plan.refreshCache || !plan.lookUp) return undefined;
   const storage = await plan.storage();
   const record = await readRecord(storage, cacheKey, { ignoreExpired: true });
   if (record === undefined) return undefined;

@@ -2,6 +2,7 @@ import { Name, z, type FlowRunPolicy, type TaskRunPolicy } from "@baton/core";
 import { toCachePolicy } from "../cache/policies.js";
 import { InvalidOptionError } from "../errors.js";
 import { resolveSerializer, type Serializer } from "../results/serializers.js";
+import { storageKeyTemplate } from "../results/storage-key.js";
 import type { FlowOptions } from "../flow.js";
 import type { TaskOptions } from "../task.js";
 
@@ -60,6 +61,7 @@ const TaskOptionsSchema = z.looseObject({
   cacheExpiration: Seconds.optional(),
   cacheExpirationSeconds: Seconds.optional(),
   refreshCache: z.boolean().optional(),
+  resultStorageKey: z.string({ error: "must be a string template" }).optional(),
   onCompletion: Hooks,
   onFailure: Hooks,
   onCommit: Hooks,
@@ -85,6 +87,10 @@ export function validateTaskOptions(options: TaskOptions<never>): void {
   checkSerializer(options.resultSerializer, "task");
   // A cache policy that is not one throws naming the field; a list is checked element by element.
   if (options.cachePolicy !== undefined) toCachePolicy(options.cachePolicy);
+  if (options.resultStorageKey !== undefined) {
+    if (options.persistResult === false) throw new InvalidOptionError("task.resultStorageKey", "names where the result is persisted, so it cannot go with persistResult: false");
+    storageKeyTemplate(options.resultStorageKey, "task.resultStorageKey");
+  }
 }
 
 /** An unknown serializer name fails at flow() / task() time, not when the first result is written. */

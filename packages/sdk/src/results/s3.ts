@@ -1,7 +1,8 @@
 import { importModule } from "@baton/core";
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { InvalidOptionError } from "../errors.js";
-import type { ResultStorage } from "./storage.js";
+import { S3Locks } from "./s3-locks.js";
+import type { LockManager, ResultStorage } from "./storage.js";
 
 type S3Module = typeof import("@aws-sdk/client-s3");
 
@@ -17,6 +18,14 @@ export interface S3BucketOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need; default true when `endpointUrl` is set. */
   forcePathStyle?: boolean;
+  /**
+   * Locks for SERIALIZABLE transactions, as lock objects in `<folder>/.locks/` written with
+   * conditional writes (`If-None-Match` / `If-Match`): AWS S3 and servers that honour them
+   * (MinIO, moto). Off by default; the first lock checks that the server honours them.
+   */
+  locking?: boolean;
+  /** A held lock is refreshed every third of this; one not refreshed for this long is taken over (default 30). */
+  lockStaleSeconds?: number;
   /** A client of your own, instead of one built from the options above. */
   client?: S3Client;
   blockDocumentId?: string | null;
@@ -24,8 +33,9 @@ export interface S3BucketOptions {
 
 /**
  * Result records as objects in an S3 bucket (AWS or any S3-compatible store), through
- * `@aws-sdk/client-s3`, loaded when first used. It has no lock manager, so SERIALIZABLE
- * transactions are refused on it (as Prefect does without a lock manager).
+ * `@aws-sdk/client-s3`, loaded when first used. With `locking: true` it locks SERIALIZABLE
+ * transactions with conditional writes (s3-locks.ts); without, they are refused on it (as
+ * Prefect does without a lock manager).
  *
  * @example
  * import { S3Bucket, flow } from "@baton/sdk";
@@ -35,6 +45,8 @@ export interface S3BucketOptions {
 export class S3Bucket implements ResultStorage {
   readonly blockTypeSlug = "s3-bucket";
   readonly blockDocumentId: string | null;
+  /** Set when made with `locking: true`. */
+  readonly locks?: LockManager;
   private readonly prefix: string;
   private client: Promise<{ s3: S3Module; client: S3Client }> | undefined;
 
@@ -48,6 +60,11 @@ export class S3Bucket implements ResultStorage {
     const folder = (options.folder ?? "").replace(/^\/+|\/+$/g, "");
     this.prefix = folder === "" ? "" : `${folder}/`;
     this.blockDocumentId = options.blockDocumentId ?? null;
+    const stale = options.lockStaleSeconds ?? 30;
+    if (!(typeof stale === "number" && Number.isFinite(stale) && stale > 0)) throw new InvalidOptionError("S3Bucket.lockStaleSeconds", "must be a number of seconds above 0");
+    if (options.locking === true) {
+      this.locks = new S3Locks({ bucket: options.bucket, prefix: this.prefix, describe: () => this.describe(), connect: () => this.connect() }, stale);
+    }
   }
 
   describe(): string {
@@ -75,6 +92,20 @@ export class S3Bucket implements ResultStorage {
   async deletePath(key: string): Promise<void> {
     const { s3, client } = await this.connect();
     await client.send(new s3.DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.prefix + key }));
+  }
+
+  /** Every key under the folder (ListObjectsV2, page by page), without the folder prefix. */
+  async *listPaths(): AsyncIterable<string> {
+    const { s3, client } = await this.connect();
+    let token: string | undefined;
+    do {
+      const page = await client.send(new s3.ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.prefix || undefined, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) {
+        const key = object.Key?.startsWith(this.prefix) ? object.Key.slice(this.prefix.length) : undefined;
+        if (key !== undefined && key !== "" && !key.startsWith(".locks/")) yield key;
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
   }
 
   private connect(): Promise<{ s3: S3Module; client: S3Client }> {

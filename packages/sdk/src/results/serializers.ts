@@ -1,5 +1,5 @@
 import { deserialize, serialize } from "node:v8";
-import { SerializationError, UnknownSerializerError } from "../errors.js";
+import { PickleNotSupportedError, SerializationError, UnknownSerializerError } from "../errors.js";
 import { isPlainJson } from "./serializer.js";
 
 /**
@@ -76,8 +76,19 @@ export function registerSerializer(serializer: Serializer): void {
 export function resolveSerializer(serializer: string | Serializer): Serializer {
   if (typeof serializer !== "string") return serializer;
   const found = registry.get(serializer);
+  if (found === undefined && isPickle(serializer)) throw new PickleNotSupportedError(serializer, [...registry.keys()]);
   if (found === undefined) throw new UnknownSerializerError(serializer, [...registry.keys()]);
   return found;
+}
+
+/** The registered serializer types. */
+export function knownSerializers(): string[] {
+  return [...registry.keys()];
+}
+
+/** Python Prefect's pickle serializers: `pickle` and `compressed/pickle`. */
+export function isPickle(type: string): boolean {
+  return type === "pickle" || type === "compressed/pickle";
 }
 
 function describeKind(value: unknown): string {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join, resolve, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { importModule } from "@baton/core";
 import { InvalidOptionError } from "../errors.js";
 import { currentSettings } from "../settings.js";
@@ -23,6 +23,8 @@ export interface ResultStorage {
   readPath(key: string): Promise<Buffer | undefined>;
   writePath(key: string, data: Buffer): Promise<void>;
   deletePath(key: string): Promise<void>;
+  /** Every key in the storage (for `pruneExpiredRecords`); absent when the storage cannot list. */
+  listPaths?(): AsyncIterable<string>;
   /** A lock per key across processes, for SERIALIZABLE transactions; absent when the storage has none. */
   readonly locks?: LockManager;
 }
@@ -104,6 +106,24 @@ export class LocalFileSystem implements ResultStorage {
 
   async deletePath(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true });
+  }
+
+  /** Every file under the folder as a key (`a/b`), leaving out lock folders and files still being written. */
+  async *listPaths(): AsyncIterable<string> {
+    const base = this.basepath;
+    let entries;
+    try {
+      entries = await readdir(base, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (!entry.isFile() || entry.name.endsWith(".tmp")) continue;
+      const key = relative(base, join(entry.parentPath, entry.name)).split(sep).join("/");
+      if (key.startsWith(".locks/")) continue;
+      yield key;
+    }
   }
 
   /** True when a file is at `key` (used by tests and tools; readers use readPath). */

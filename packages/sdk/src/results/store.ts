@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { PREFECT_SERVER_VERSION, ResultRecord, ResultRecordMetadata, type State } from "@baton/core";
 import type { BatonClient } from "../client.js";
-import { MissingResultError, UnreadableResultRecordError } from "../errors.js";
+import { MissingResultError, PickleNotSupportedError, UnreadableResultRecordError } from "../errors.js";
 import { resultFromState } from "./serializer.js";
-import { resolveSerializer, type Serializer } from "./serializers.js";
+import { knownSerializers, resolveSerializer, type Serializer } from "./serializers.js";
 import { defaultResultStorage, storageForBlockDocument } from "./resolve.js";
 import type { ResultStorage } from "./storage.js";
 
@@ -79,7 +79,14 @@ export async function readRecord(storage: ResultStorage, key: string, options: {
   }
   const { metadata } = parsed;
   if (options.ignoreExpired && metadata.expiration !== null && Date.parse(metadata.expiration) <= (options.now ?? Date.now())) return undefined;
-  const serializer = resolveSerializer(metadata.serializer.type);
+  let serializer: Serializer;
+  try {
+    serializer = resolveSerializer(metadata.serializer.type);
+  } catch (error) {
+    // Name the record too: a pickle record was written by Python Prefect, somewhere.
+    if (error instanceof PickleNotSupportedError) throw new PickleNotSupportedError(metadata.serializer.type, knownSerializers(), { key, location: storage.describe() });
+    throw error;
+  }
   let value: unknown;
   try {
     value = serializer.loads(parsed.result);
@@ -105,15 +112,21 @@ export function hasResult(state: Pick<State, "data"> | null | undefined): boolea
 /**
  * The value of a COMPLETED state: inline (`{"type": "json", "value": …}`), or read from the
  * storage its reference names (a block document's storage, fetched from the server with
- * `client`, or this process's default storage).
+ * `client`), else from `options.storage` (the storage the run was known to write to), else
+ * this process's default storage.
  */
-export async function readStateResult(state: Pick<State, "id" | "data" | "state_details">, client: BatonClient | undefined): Promise<unknown> {
+export async function readStateResult(
+  state: Pick<State, "id" | "data" | "state_details">,
+  client: BatonClient | undefined,
+  options: { storage?: ResultStorage | undefined } = {},
+): Promise<unknown> {
   const data = state.data;
   if (!isResultReference(data)) return resultFromState(state);
   const parsed = ResultRecordMetadata.safeParse(data);
   if (!parsed.success) throw new MissingResultError(state.id, `its result reference is malformed (${parsed.error.issues[0]?.message ?? "invalid"})`);
   const reference = parsed.data;
-  const storage = reference.storage_block_id !== null ? await storageForBlockDocument(client, reference.storage_block_id) : await defaultResultStorage(client);
+  const storage =
+    reference.storage_block_id !== null ? await storageForBlockDocument(client, reference.storage_block_id) : (options.storage ?? (await defaultResultStorage(client)));
   const record = await readRecord(storage, reference.storage_key);
   if (record === undefined) {
     throw new MissingResultError(state.id, `no result record '${reference.storage_key}' in ${storage.describe()} (was it written on another machine, or to other storage?)`);
