@@ -48,7 +48,7 @@ for (const [kind, make] of Object.entries(KINDS)) {
     it("delivers every message to every group, in order, in batches", async () => {
       const { open } = setup();
       const bus = await open();
-      const seen: Record<string, string[]> = { a: [], b: [] };
+      const seen: Record<string, unknown[]> = { a: [], b: [] };
       let batches = 0;
       const stopA = await bus.subscribe("t", "a", async (m) => void (seen.a!.push(...m), batches++));
       const stopB = await bus.subscribe("t", "b", async (m) => void seen.b!.push(...m));
@@ -62,12 +62,24 @@ for (const [kind, make] of Object.entries(KINDS)) {
       await stopB();
     });
 
+    it("carries JSON values, objects included, unchanged", async () => {
+      const { open } = setup();
+      const bus = await open();
+      const seen: unknown[] = [];
+      const stop = await bus.subscribe("t", "values", async (m) => void seen.push(...m));
+      const sent = [{ id: "e1", related: [{ "prefect.resource.id": "x" }], payload: { n: 1, none: null } }, "text", 3, [true, false]];
+      await bus.publish("t", sent);
+      await eventually(() => seen.length === sent.length);
+      expect(seen).toEqual(sent);
+      await stop();
+    });
+
     it("shares one group's messages between its members, across buses (processes) on Redis", async () => {
       const { open } = setup();
       const one = await open();
       const two = kind === "redis" ? await open() : one;
-      const got: string[][] = [[], []];
-      const slow = (i: number) => async (m: string[]) => {
+      const got: unknown[][] = [[], []];
+      const slow = (i: number) => async (m: unknown[]) => {
         got[i]!.push(...m);
         await new Promise((resolve) => setTimeout(resolve, 5));
       };
@@ -83,7 +95,7 @@ for (const [kind, make] of Object.entries(KINDS)) {
     it("delivers a batch again when its handler throws", async () => {
       const { open } = setup();
       const bus = await open();
-      const seen: string[] = [];
+      const seen: unknown[] = [];
       let failures = 0;
       const stop = await bus.subscribe("t", "flaky", async (m) => {
         if (failures < 2) {
@@ -101,10 +113,10 @@ for (const [kind, make] of Object.entries(KINDS)) {
     it("an ephemeral group sees what is published after it subscribed, and is gone after", async () => {
       const { open } = setup();
       const bus = await open();
-      const lasting: string[] = [];
+      const lasting: unknown[] = [];
       const stopLasting = await bus.subscribe("t", "keep", async (m) => void lasting.push(...m));
       await bus.publish("t", ["before"]);
-      const seen: string[] = [];
+      const seen: unknown[] = [];
       const stop = await bus.subscribe("t", "live", async (m) => void seen.push(...m), { ephemeral: true });
       await bus.publish("t", ["after"]);
       await eventually(() => seen.length === 1 && lasting.length === 2);
