@@ -20,18 +20,17 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import SqliteDatabase from "better-sqlite3";
 import pg from "pg";
 import { DEFAULT_POSTGRES_URL, prepareDatabase, type BenchDatabase } from "./lib/bench-database.js";
-import { nonNegativeNumber, parseCommandLine, positiveInt, UsageError, type DatabaseKind } from "./lib/args.js";
-import { formatProfile, summariseProfile } from "./lib/cpuprofile.js";
+import { nonNegativeNumber, parseBenchArgs, parseCommandLine, positiveInt, UsageError, type DatabaseKind } from "./lib/args.js";
+import { printProfile } from "./lib/cpuprofile.js";
 import { latency, type Latency } from "./lib/report.js";
 import { startServerChild } from "./lib/server-process.js";
 
@@ -66,24 +65,16 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      db: { type: "string", default: "sqlite" },
-      runs: { type: "string", default: "1000" },
-      limit: { type: "string", default: "10" },
-      "hold-ms": { type: "string", default: "20" },
-      "pg-url": { type: "string", default: process.env.BATON_BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES_URL },
-      part: { type: "string", default: "both" },
-      "serve-limit": { type: "string" },
-      "start-delay": { type: "string", default: "0" },
-      "alone-callers": { type: "string", default: "200" },
-      "cpu-prof": { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
+  const values = parseBenchArgs(argv, {
+    db: { type: "string", default: "sqlite" },
+    runs: { type: "string", default: "1000" },
+    limit: { type: "string", default: "10" },
+    "hold-ms": { type: "string", default: "20" },
+    part: { type: "string", default: "both" },
+    "serve-limit": { type: "string" },
+    "start-delay": { type: "string", default: "0" },
+    "alone-callers": { type: "string", default: "200" },
   });
-  if (values.help) throw new UsageError("");
   if (values.db !== "sqlite" && values.db !== "postgres") throw new UsageError(`--db must be sqlite or postgres, not ${values.db}`);
   return {
     db: values.db,
@@ -384,16 +375,6 @@ async function main(): Promise<number> {
     rmSync(statsDir, { recursive: true, force: true });
     if (options.cpuProf) printProfile(options.cpuProf, server.pid, startedAt);
   }
-}
-
-function printProfile(dir: string, pid: number, since: number): void {
-  const file = readdirSync(dir)
-    .filter((f) => f.endsWith(".cpuprofile") && f.includes(`.${pid}.0.`))
-    .map((f) => join(dir, f))
-    .filter((f) => statSync(f).mtimeMs >= since)
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  if (file) process.stdout.write(`\nCPU profile of the server: ${file}\n${formatProfile(summariseProfile(file))}\n`);
-  else process.stderr.write(`no .cpuprofile for pid ${pid} in ${dir}\n`);
 }
 
 process.exitCode = await main();

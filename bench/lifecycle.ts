@@ -8,14 +8,13 @@
  *
  * See bench/README.md for what is measured and the figures on our 2-core machine.
  */
-import { readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { prepareDatabase, serverBuild } from "./lib/bench-database.js";
 import { parseCommandLine, parseOptions, USAGE, type BenchOptions, type DatabaseKind } from "./lib/args.js";
-import { formatProfile, summariseProfile } from "./lib/cpuprofile.js";
+import { printProfile } from "./lib/cpuprofile.js";
 import { createClient, type JsonClient } from "./lib/http-client.js";
 import { LoadStats, runClients } from "./lib/load.js";
 import { cpuSecondsBetween, sampleMachine, sampleProcess, sampleProcesses, type MachineSample, type ProcessSample } from "./lib/proc-stats.js";
@@ -256,20 +255,6 @@ async function checkCorrectness(client: JsonClient, flowId: string, stats: LoadS
 
 
 /** Summarises the profile the child wrote (the newest for its PID written since it started). */
-function printProfile(dir: string, pid: number, since: number): void {
-  const files = readdirSync(dir)
-    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
-    .filter((f) => f.endsWith(".cpuprofile") && f.includes(`.${pid}.0.`))
-    .map((f) => join(dir, f))
-    .filter((f) => statSync(f).mtimeMs >= since);
-  const file = files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  if (!file) {
-    process.stderr.write(`no .cpuprofile for pid ${pid} in ${dir}\n`);
-    return;
-  }
-  process.stdout.write(`\nCPU profile of the server: ${file}\n${formatProfile(summariseProfile(file))}\n`);
-}
-
 async function pause(seconds: number): Promise<void> {
   await sleep(seconds * 1000, undefined, { signal: interrupt.signal }).catch(() => undefined);
 }

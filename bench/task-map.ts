@@ -12,17 +12,15 @@
  * this process and their states reported as batched events (Prefect 3's client-side task
  * orchestration); `server` sets BATON_CLIENT_SIDE_TASK_ORCHESTRATION=false, for comparison.
  */
-import { readdirSync, statSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { DEFAULT_POSTGRES_URL, prepareDatabase } from "./lib/bench-database.js";
-import { parseCommandLine, parseDatabases, positiveInt, UsageError, type DatabaseKind } from "./lib/args.js";
+import { parseBenchArgs, parseCommandLine, parseDatabases, positiveInt, UsageError, type DatabaseKind } from "./lib/args.js";
 import { startServerChild } from "./lib/server-process.js";
 import { formatSqlTiming } from "./lib/sql-report.js";
-import { formatProfile, summariseProfile } from "./lib/cpuprofile.js";
+import { printProfile } from "./lib/cpuprofile.js";
 import { sampleProcess } from "./lib/proc-stats.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -52,22 +50,14 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      db: { type: "string", default: "both" },
-      server: { type: "string", default: "both" },
-      tasks: { type: "string", default: "5000" },
-      repeat: { type: "string", default: "1" },
-      orchestration: { type: "string", default: "client" },
-      "pg-url": { type: "string", default: process.env.BATON_BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES_URL },
-      "sql-timing": { type: "boolean", default: false },
-      "cpu-prof": { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-    strict: true,
+  const values = parseBenchArgs(argv, {
+    db: { type: "string", default: "both" },
+    server: { type: "string", default: "both" },
+    tasks: { type: "string", default: "5000" },
+    repeat: { type: "string", default: "1" },
+    orchestration: { type: "string", default: "client" },
+    "sql-timing": { type: "boolean", default: false },
   });
-  if (values.help) throw new UsageError("");
   const placements: Placement[] =
     values.server === "both" ? ["inprocess", "process"] : values.server === "inprocess" || values.server === "process" ? [values.server] : [];
   if (placements.length === 0) throw new UsageError(`--server must be inprocess, process or both, not ${values.server}`);
@@ -212,16 +202,6 @@ async function main(): Promise<number> {
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   return results.every((r) => r.completed === r.tasks) ? 0 : 1;
-}
-
-function printProfile(dir: string, pid: number, since: number): void {
-  const file = readdirSync(dir)
-    .filter((f) => f.endsWith(".cpuprofile") && f.includes(`.${pid}.0.`))
-    .map((f) => join(dir, f))
-    .filter((f) => statSync(f).mtimeMs >= since)
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  if (file) process.stdout.write(`\nCPU profile of the server: ${file}\n${formatProfile(summariseProfile(file))}\n`);
-  else process.stderr.write(`no .cpuprofile for pid ${pid} in ${dir}\n`);
 }
 
 process.exitCode = await main();

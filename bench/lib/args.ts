@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DEFAULT_POSTGRES_URL } from "./bench-database.js";
 
 export type DatabaseKind = "sqlite" | "postgres";
@@ -105,6 +105,27 @@ export function parseOptions(argv: string[]): BenchOptions {
     sqlTiming: values["sql-timing"],
     waitIdle: nonNegativeNumber("--wait-idle", values["wait-idle"]),
   };
+}
+
+/** Options that the task-map and flow-control benchmarks share, with the same names and defaults. */
+const SHARED_OPTIONS = {
+  "pg-url": { type: "string", default: process.env.BATON_BENCH_POSTGRES_URL ?? DEFAULT_POSTGRES_URL },
+  "cpu-prof": { type: "string" },
+  help: { type: "boolean", default: false },
+} as const;
+
+type BenchArgs<O extends NonNullable<ParseArgsConfig["options"]>> = ReturnType<typeof parseArgs<{ args: string[]; strict: true; options: O & typeof SHARED_OPTIONS }>>["values"];
+
+/**
+ * Strict `parseArgs` of a benchmark's own options plus `--pg-url` (default
+ * BATON_BENCH_POSTGRES_URL or the local test database), `--cpu-prof DIR` and `--help`; --help
+ * throws an empty UsageError so that `parseCommandLine` prints the usage alone.
+ */
+export function parseBenchArgs<const O extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: O): BenchArgs<O> {
+  // Inside a generic, TypeScript cannot work out parseArgs's result type; BenchArgs spells it.
+  const values = parseArgs({ args: argv, strict: true, options: { ...options, ...SHARED_OPTIONS } }).values as BenchArgs<O>;
+  if ((values as { help?: boolean }).help) throw new UsageError("");
+  return values;
 }
 
 export function parseDatabases(value: string): DatabaseKind[] {

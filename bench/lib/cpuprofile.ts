@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 
 /** The parts of V8's `.cpuprofile` JSON (as `node --cpu-prof` writes it) read here. */
 interface CpuProfile {
@@ -112,4 +113,19 @@ function areaOf(frame: { functionName: string; url: string }): string {
     return rest[0]!.startsWith("@") ? `${rest[0]}/${rest[1]}` : rest[0]!;
   }
   return url;
+}
+
+/** Prints the summary of the newest profile that the server process `pid` wrote to `dir` since `since` (ms). */
+export function printProfile(dir: string, pid: number, since: number): void {
+  const files = readdirSync(dir)
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
+    .filter((f) => f.endsWith(".cpuprofile") && f.includes(`.${pid}.0.`))
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).mtimeMs >= since);
+  const file = files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (!file) {
+    process.stderr.write(`no .cpuprofile for pid ${pid} in ${dir}\n`);
+    return;
+  }
+  process.stdout.write(`\nCPU profile of the server: ${file}\n${formatProfile(summariseProfile(file))}\n`);
 }

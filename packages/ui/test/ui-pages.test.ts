@@ -237,6 +237,27 @@ describe("web UI", { timeout: 60_000 }, () => {
     else await browser.page.getByText(/No automations|Trigger/).first().waitFor();
   });
 
+  it("automations page shows the actions run on trigger and those run on resolve", async () => {
+    // Disabled, and on an event nothing sends, so its actions never run against the seeded data.
+    const created = await server.call("POST", "/automations/", {
+      name: "ui-on-resolve",
+      enabled: false,
+      trigger: { posture: "Reactive", expect: ["baton.ui-test.never"], threshold: 1, within: 0 },
+      actions: [],
+      actions_on_trigger: [{ type: "pause-deployment", deployment_id: data.deploymentId }],
+      actions_on_resolve: [{ type: "resume-deployment", deployment_id: data.deploymentId }],
+    });
+    expect(created.status).toBe(201);
+    const page = browser.page;
+    await visit("/automations");
+    const row = page.locator('[data-automation="ui-on-resolve"]');
+    await row.waitFor();
+    const header = await page.locator("thead th").allTextContents();
+    const cells = await row.locator("td").allTextContents();
+    expect(cells[header.indexOf("On trigger")]).toBe("pause-deployment");
+    expect(cells[header.indexOf("On resolve")]).toBe("resume-deployment");
+  });
+
   it("had no failed requests", () => {
     expect(browser.failures).toEqual([]);
   });

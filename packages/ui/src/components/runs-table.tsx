@@ -1,6 +1,7 @@
 import { Link } from "wouter";
 import type { Flow, FlowRun } from "@baton/core";
 import { usePost } from "../queries";
+import { Table } from "./list-table";
 import { StateBadge, Tags, Time, formatDuration } from "./ui";
 
 /** Flow names of the given runs, in one request. */
@@ -13,43 +14,19 @@ export function useFlowNames(runs: Array<{ flow_id: string }> | undefined): Map<
 export function RunsTable({ runs, showFlow = true }: { runs: FlowRun[]; showFlow?: boolean }) {
   const flowNames = useFlowNames(showFlow ? runs : undefined);
   return (
-    <div className="table-wrap">
-      <table className="runs-table">
-        <thead>
-          <tr>
-            <th>Run</th>
-            {showFlow && <th>Flow</th>}
-            <th>State</th>
-            <th className="hide-phone">Start</th>
-            <th className="hide-phone">Duration</th>
-            <th className="hide-phone">Tags</th>
-          </tr>
-        </thead>
-        <tbody>
-          {runs.map((run) => (
-            <tr key={run.id} data-run-id={run.id}>
-              <td>
-                <Link href={`/runs/${run.id}`}>{run.name}</Link>
-              </td>
-              {showFlow && (
-                <td>
-                  <Link href={`/flows/${run.flow_id}`}>{flowNames.get(run.flow_id) ?? "…"}</Link>
-                </td>
-              )}
-              <td>
-                <StateBadge type={run.state_type} name={run.state_name} />
-              </td>
-              <td className="hide-phone">
-                <Time iso={run.start_time ?? run.expected_start_time} />
-              </td>
-              <td className="hide-phone">{run.start_time || run.total_run_time ? formatDuration(run.total_run_time || run.estimated_run_time) : "—"}</td>
-              <td className="hide-phone">
-                <Tags tags={run.tags} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table
+      className="runs-table"
+      rows={runs}
+      rowKey={(run) => run.id}
+      rowProps={(run) => ({ "data-run-id": run.id })}
+      columns={[
+        { header: "Run", cell: (run) => <Link href={`/runs/${run.id}`}>{run.name}</Link> },
+        showFlow && { header: "Flow", cell: (run) => <Link href={`/flows/${run.flow_id}`}>{flowNames.get(run.flow_id) ?? "…"}</Link> },
+        { header: "State", cell: (run) => <StateBadge type={run.state_type} name={run.state_name} /> },
+        { header: "Start", className: "hide-phone", cell: (run) => <Time iso={run.start_time ?? run.expected_start_time} /> },
+        { header: "Duration", className: "hide-phone", cell: (run) => (run.start_time || run.total_run_time ? formatDuration(run.total_run_time || run.estimated_run_time) : "—") },
+        { header: "Tags", className: "hide-phone", cell: (run) => <Tags tags={run.tags} /> },
+      ]}
+    />
   );
 }

@@ -2,6 +2,7 @@ import { useState } from "react";
 import type { Artifact, ArtifactCollection } from "@baton/core";
 import { usePost } from "../queries";
 import { ArtifactView } from "../components/artifact-view";
+import { ListTable } from "../components/list-table";
 import { PageHeader, QueryState, Time, useDebounced } from "../components/ui";
 
 /** The latest artifact of each key; a key opens to its history. */
@@ -26,36 +27,25 @@ export default function ArtifactsPage() {
           ))}
         </select>
       </div>
-      <QueryState query={latest} empty={latest.data?.length === 0 && "No artifacts with a key. Flows create them with createMarkdownArtifact() and friends."}>
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Key</th>
-                <th>Type</th>
-                <th className="hide-phone">Description</th>
-                <th>Updated</th>
-              </tr>
-            </thead>
-            <tbody>
-              {latest.data?.map((a) => (
-                <tr key={a.key} data-artifact-key={a.key}>
-                  <td>
-                    <button className="tab" aria-expanded={open === a.key} onClick={() => setOpen(open === a.key ? undefined : a.key)} style={{ padding: 0 }}>
-                      {open === a.key ? "▾" : "▸"} {a.key}
-                    </button>
-                  </td>
-                  <td>{a.type}</td>
-                  <td className="hide-phone">{a.description}</td>
-                  <td>
-                    <Time iso={a.updated} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </QueryState>
+      <ListTable
+        query={latest}
+        empty="No artifacts with a key. Flows create them with createMarkdownArtifact() and friends."
+        rowKey={(a) => a.key}
+        rowProps={(a) => ({ "data-artifact-key": a.key })}
+        columns={[
+          {
+            header: "Key",
+            cell: (a) => (
+              <button className="tab" aria-expanded={open === a.key} onClick={() => setOpen(open === a.key ? undefined : a.key)} style={{ padding: 0 }}>
+                {open === a.key ? "▾" : "▸"} {a.key}
+              </button>
+            ),
+          },
+          { header: "Type", cell: (a) => a.type },
+          { header: "Description", className: "hide-phone", cell: (a) => a.description },
+          { header: "Updated", cell: (a) => <Time iso={a.updated} /> },
+        ]}
+      />
       {open && <ArtifactHistory artifactKey={open} />}
     </>
   );

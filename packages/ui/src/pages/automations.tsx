@@ -2,16 +2,33 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link } from "wouter";
 import { ApiError, api } from "../api";
 import { usePost } from "../queries";
+import { Table } from "../components/list-table";
 import { ErrorBox, Json, PageHeader, QueryState, Toggle } from "../components/ui";
 
-/** An automation as Prefect's API returns it (Baton's core has no schema for it yet). */
+/** The fields of an automation (core's `Automation`) this page shows; its triggers are drawn loosely. */
 interface Automation {
   id: string;
   name: string;
   description?: string | null;
   enabled: boolean;
   trigger: { type?: string; expect?: string[]; match?: Record<string, unknown>; posture?: string; threshold?: number; within?: number } & Record<string, unknown>;
-  actions: Array<{ type: string } & Record<string, unknown>>;
+  actions: Action[];
+  actions_on_trigger?: Action[];
+  actions_on_resolve?: Action[];
+}
+
+type Action = { type: string } & Record<string, unknown>;
+
+/** The action types of a list, one a line; a dash for none. */
+function ActionList({ actions }: { actions: Action[] }) {
+  if (!actions.length) return <span className="muted">—</span>;
+  return (
+    <>
+      {actions.map((action, i) => (
+        <div key={i}>{action.type}</div>
+      ))}
+    </>
+  );
 }
 
 function describeTrigger(trigger: Automation["trigger"]): string {
@@ -43,37 +60,27 @@ export default function AutomationsPage() {
       ) : (
         <QueryState query={automations} empty={automations.data?.length === 0 && "No automations."}>
           {toggle.error && <ErrorBox error={toggle.error} />}
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th>Automation</th>
-                  <th>Trigger</th>
-                  <th>Actions</th>
-                  <th>Enabled</th>
-                </tr>
-              </thead>
-              <tbody>
-                {automations.data?.map((a) => (
-                  <tr key={a.id} data-automation={a.name}>
-                    <td>
-                      {a.name}
-                      {a.description && <div className="muted small">{a.description}</div>}
-                    </td>
-                    <td className="small">{describeTrigger(a.trigger)}</td>
-                    <td className="small">
-                      {a.actions.map((action, i) => (
-                        <div key={i}>{action.type}</div>
-                      ))}
-                    </td>
-                    <td>
-                      <Toggle checked={a.enabled} label={`${a.name} enabled`} onToggle={() => toggle.mutateAsync(a)} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            rows={automations.data}
+            rowKey={(a) => a.id}
+            rowProps={(a) => ({ "data-automation": a.name })}
+            columns={[
+              {
+                header: "Automation",
+                cell: (a) => (
+                  <>
+                    {a.name}
+                    {a.description && <div className="muted small">{a.description}</div>}
+                  </>
+                ),
+              },
+              { header: "Trigger", cellClassName: "small", cell: (a) => describeTrigger(a.trigger) },
+              // `actions` and `actions_on_trigger` both run when the trigger fires.
+              { header: "On trigger", cellClassName: "small", cell: (a) => <ActionList actions={[...a.actions, ...(a.actions_on_trigger ?? [])]} /> },
+              { header: "On resolve", cellClassName: "small", cell: (a) => <ActionList actions={a.actions_on_resolve ?? []} /> },
+              { header: "Enabled", cell: (a) => <Toggle checked={a.enabled} label={`${a.name} enabled`} onToggle={() => toggle.mutateAsync(a)} /> },
+            ]}
+          />
           {automations.data && automations.data.length > 0 && (
             <details>
               <summary>As JSON</summary>

@@ -1,22 +1,22 @@
 import { useState } from "react";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import type { BlockDocument, BlockSchema, BlockType } from "@baton/core";
 import { api, post } from "../api";
 import { usePost } from "../queries";
-import { confirmed } from "../components/confirm";
+import { DeleteButton, useRefresh } from "../components/actions";
 import { Dialog } from "../components/dialog";
+import { ListTable, type Column } from "../components/list-table";
 import { SchemaForm, type JsonSchema } from "../components/schema-form";
 import { ErrorBox, Json, PageHeader, QueryState, Time } from "../components/ui";
 
 /** Block documents (secrets shown masked, as the API returns them) and a form per block type's schema. */
 export default function BlocksPage() {
-  const queryClient = useQueryClient();
   const [type, setType] = useState("");
   const blocks = usePost<BlockDocument[]>("/block_documents/filter", { block_documents: type ? { block_type_id: { any_: [type] } } : undefined, sort: "BLOCK_TYPE_AND_NAME_ASC", limit: 200 }, { refetchInterval: 10_000 });
   const types = usePost<BlockType[]>("/block_types/filter", { limit: 200 }, { staleTime: 60_000 });
   const [open, setOpen] = useState<string>();
   const [creating, setCreating] = useState(false);
-  const refresh = () => queryClient.invalidateQueries({ predicate: (q) => String(q.queryKey[0]).startsWith("/block_documents") });
+  const refresh = useRefresh((path) => path.startsWith("/block_documents"));
   const remove = useMutation({ mutationFn: (id: string) => api("DELETE", `/block_documents/${id}`), onSuccess: refresh });
   return (
     <>
@@ -36,29 +36,25 @@ export default function BlocksPage() {
         </select>
       </div>
       {remove.error && <ErrorBox error={remove.error} />}
-      <QueryState query={blocks} empty={blocks.data?.length === 0 && "No blocks."}>
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Type</th>
-                <th className="hide-phone">Updated</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {blocks.data?.map((b) => (
-                <BlockRow key={b.id} block={b} open={open === b.id} onToggle={() => setOpen(open === b.id ? undefined : b.id)} onDelete={() => confirmed(`Delete the block ${b.name ?? b.id}?`) && remove.mutate(b.id)} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </QueryState>
+      <ListTable
+        query={blocks}
+        empty="No blocks."
+        rowKey={(b) => b.id}
+        columns={BLOCK_COLUMNS}
+        renderRow={(b) => <BlockRow block={b} open={open === b.id} onToggle={() => setOpen(open === b.id ? undefined : b.id)} onDelete={() => remove.mutate(b.id)} />}
+      />
       {creating && types.data && <NewBlockDialog types={types.data} onClose={() => setCreating(false)} onCreated={() => void refresh().then(() => setCreating(false))} />}
     </>
   );
 }
+
+// BlockRow draws its cells itself (a row opens into a second one), so only the headers live here.
+const BLOCK_COLUMNS: Array<Column<BlockDocument>> = [
+  { header: "Name", cell: () => null },
+  { header: "Type", cell: () => null },
+  { header: "Updated", className: "hide-phone", cell: () => null },
+  { cell: () => null },
+];
 
 function BlockRow({ block, open, onToggle, onDelete }: { block: BlockDocument; open: boolean; onToggle: () => void; onDelete: () => void }) {
   return (
@@ -74,14 +70,12 @@ function BlockRow({ block, open, onToggle, onDelete }: { block: BlockDocument; o
           <Time iso={block.updated} />
         </td>
         <td>
-          <button className="danger" onClick={onDelete}>
-            Delete
-          </button>
+          <DeleteButton question={`Delete the block ${block.name ?? block.id}?`} onDelete={onDelete} />
         </td>
       </tr>
       {open && (
         <tr>
-          <td colSpan={4}>
+          <td colSpan={BLOCK_COLUMNS.length}>
             <Json value={block.data} />
           </td>
         </tr>

@@ -2,7 +2,8 @@ import { useState } from "react";
 import { Link } from "wouter";
 import type { Deployment, Flow } from "@baton/core";
 import { usePost } from "../queries";
-import { PageHeader, QueryState, Tags, Time, useDebounced } from "../components/ui";
+import { ListTable } from "../components/list-table";
+import { PageHeader, Tags, Time, useDebounced } from "../components/ui";
 
 export default function FlowsPage() {
   const [text, setText] = useState("");
@@ -17,36 +18,18 @@ export default function FlowsPage() {
       <div className="filters">
         <input data-search placeholder="Flow name…" aria-label="Search flows" value={text} onChange={(e) => setText(e.target.value)} />
       </div>
-      <QueryState query={flows} empty={flows.data?.length === 0 && "No flows yet: run one and it appears here."}>
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Flow</th>
-                <th>Deployments</th>
-                <th className="hide-phone">Created</th>
-                <th className="hide-phone">Tags</th>
-              </tr>
-            </thead>
-            <tbody>
-              {flows.data?.map((f) => (
-                <tr key={f.id} data-flow-id={f.id}>
-                  <td>
-                    <Link href={`/flows/${f.id}`}>{f.name}</Link>
-                  </td>
-                  <td>{perFlow.get(f.id) ?? 0}</td>
-                  <td className="hide-phone">
-                    <Time iso={f.created} />
-                  </td>
-                  <td className="hide-phone">
-                    <Tags tags={f.tags} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </QueryState>
+      <ListTable
+        query={flows}
+        empty="No flows yet: run one and it appears here."
+        rowKey={(f) => f.id}
+        rowProps={(f) => ({ "data-flow-id": f.id })}
+        columns={[
+          { header: "Flow", cell: (f) => <Link href={`/flows/${f.id}`}>{f.name}</Link> },
+          { header: "Deployments", cell: (f) => perFlow.get(f.id) ?? 0 },
+          { header: "Created", className: "hide-phone", cell: (f) => <Time iso={f.created} /> },
+          { header: "Tags", className: "hide-phone", cell: (f) => <Tags tags={f.tags} /> },
+        ]}
+      />
     </>
   );
 }

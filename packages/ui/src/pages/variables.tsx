@@ -1,11 +1,12 @@
 import { useState, type FormEvent } from "react";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import type { Variable } from "@baton/core";
 import { api } from "../api";
 import { usePost } from "../queries";
-import { confirmed } from "../components/confirm";
+import { DeleteButton, useRefresh } from "../components/actions";
 import { Dialog } from "../components/dialog";
-import { ErrorBox, PageHeader, QueryState, Tags, Time, useDebounced } from "../components/ui";
+import { ListTable } from "../components/list-table";
+import { ErrorBox, PageHeader, Tags, Time, useDebounced } from "../components/ui";
 
 function parseValue(text: string): unknown {
   // A variable holds JSON; plain words are kept as a string.
@@ -17,12 +18,11 @@ function parseValue(text: string): unknown {
 }
 
 export default function VariablesPage() {
-  const queryClient = useQueryClient();
   const [text, setText] = useState("");
   const search = useDebounced(text);
   const variables = usePost<Variable[]>("/variables/filter", { variables: search ? { name: { like_: search } } : undefined, sort: "NAME_ASC", limit: 200 }, { refetchInterval: 10_000 });
   const [editing, setEditing] = useState<Variable | "new" | null>(null);
-  const refresh = () => queryClient.invalidateQueries({ predicate: (q) => String(q.queryKey[0]).startsWith("/variables") });
+  const refresh = useRefresh((path) => path.startsWith("/variables"));
   const remove = useMutation({ mutationFn: (name: string) => api("DELETE", `/variables/name/${encodeURIComponent(name)}`), onSuccess: refresh });
   return (
     <>
@@ -35,43 +35,27 @@ export default function VariablesPage() {
         <input data-search placeholder="Name…" aria-label="Search variables" value={text} onChange={(e) => setText(e.target.value)} />
       </div>
       {remove.error && <ErrorBox error={remove.error} />}
-      <QueryState query={variables} empty={variables.data?.length === 0 && "No variables."}>
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Value</th>
-                <th className="hide-phone">Tags</th>
-                <th className="hide-phone">Updated</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {variables.data?.map((v) => (
-                <tr key={v.id} data-variable={v.name}>
-                  <td>{v.name}</td>
-                  <td>
-                    <code>{JSON.stringify(v.value)}</code>
-                  </td>
-                  <td className="hide-phone">
-                    <Tags tags={v.tags} />
-                  </td>
-                  <td className="hide-phone">
-                    <Time iso={v.updated} />
-                  </td>
-                  <td className="actions">
-                    <button onClick={() => setEditing(v)}>Edit</button>
-                    <button className="danger" onClick={() => confirmed(`Delete the variable ${v.name}?`) && remove.mutate(v.name)}>
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </QueryState>
+      <ListTable
+        query={variables}
+        empty="No variables."
+        rowKey={(v) => v.id}
+        rowProps={(v) => ({ "data-variable": v.name })}
+        columns={[
+          { header: "Name", cell: (v) => v.name },
+          { header: "Value", cell: (v) => <code>{JSON.stringify(v.value)}</code> },
+          { header: "Tags", className: "hide-phone", cell: (v) => <Tags tags={v.tags} /> },
+          { header: "Updated", className: "hide-phone", cell: (v) => <Time iso={v.updated} /> },
+          {
+            cellClassName: "actions",
+            cell: (v) => (
+              <>
+                <button onClick={() => setEditing(v)}>Edit</button>
+                <DeleteButton question={`Delete the variable ${v.name}?`} onDelete={() => remove.mutate(v.name)} />
+              </>
+            ),
+          },
+        ]}
+      />
       {editing && <VariableDialog variable={editing === "new" ? undefined : editing} onClose={() => setEditing(null)} onSaved={() => void refresh().then(() => setEditing(null))} />}
     </>
   );

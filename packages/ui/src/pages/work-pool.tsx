@@ -1,20 +1,21 @@
 import { Link } from "wouter";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import type { WorkPool, WorkPoolConcurrencyStatus, WorkQueue, Worker } from "@baton/core";
 import { api } from "../api";
 import { LIVE_MS, useGet, usePost } from "../queries";
+import { useRefresh } from "../components/actions";
+import { ListTable } from "../components/list-table";
 import { poolDot, poolStatus } from "../components/work-pool-health";
 import { ErrorBox, Fields, Json, PageHeader, QueryState, StateBadge, Time, formatDuration, titleCase } from "../components/ui";
 
 export default function WorkPoolPage({ name }: { name: string }) {
   const pool = decodeURIComponent(name);
   const base = `/work_pools/${encodeURIComponent(pool)}`;
-  const queryClient = useQueryClient();
   const detail = useGet<WorkPool>(base, { refetchInterval: LIVE_MS });
   const queues = usePost<WorkQueue[]>(`${base}/queues/filter`, { limit: 200 }, { refetchInterval: LIVE_MS });
   const workers = usePost<Worker[]>(`${base}/workers/filter`, { limit: 200 }, { refetchInterval: LIVE_MS });
   const concurrency = usePost<WorkPoolConcurrencyStatus>(`${base}/concurrency_status`, {}, { refetchInterval: LIVE_MS });
-  const refresh = () => queryClient.invalidateQueries({ predicate: (q) => String(q.queryKey[0]).startsWith(base) });
+  const refresh = useRefresh((path) => path.startsWith(base));
   const pause = useMutation({ mutationFn: (paused: boolean) => api("PATCH", base, { is_paused: paused }), onSuccess: refresh });
   const pauseQueue = useMutation({ mutationFn: (queue: WorkQueue) => api("PATCH", `${base}/queues/${encodeURIComponent(queue.name)}`, { is_paused: !queue.is_paused }), onSuccess: refresh });
   const holders = concurrency.data?.queues.flatMap((q) => q.flow_runs) ?? [];
@@ -45,66 +46,45 @@ export default function WorkPoolPage({ name }: { name: string }) {
             ]}
           />
           <h2>Workers</h2>
-          <QueryState query={workers} empty={workers.data?.length === 0 && "No worker has polled this pool. Start one with `baton worker start --pool " + p.name + "`."}>
-            <div className="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Worker</th>
-                    <th>Status</th>
-                    <th>Last heartbeat</th>
-                    <th className="hide-phone">Heartbeat interval</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {workers.data?.map((w) => (
-                    <tr key={w.id} data-worker={w.name}>
-                      <td>{w.name}</td>
-                      <td>
-                        <span className={w.status === "ONLINE" ? "dot ok" : "dot bad"} aria-hidden /> {titleCase(w.status)}
-                      </td>
-                      <td>
-                        <Time iso={w.last_heartbeat_time} />
-                      </td>
-                      <td className="hide-phone">{w.heartbeat_interval_seconds ? formatDuration(w.heartbeat_interval_seconds) : "—"}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          </QueryState>
+          <ListTable
+            query={workers}
+            empty={"No worker has polled this pool. Start one with `baton worker start --pool " + p.name + "`."}
+            rowKey={(w) => w.id}
+            rowProps={(w) => ({ "data-worker": w.name })}
+            columns={[
+              { header: "Worker", cell: (w) => w.name },
+              {
+                header: "Status",
+                cell: (w) => (
+                  <>
+                    <span className={w.status === "ONLINE" ? "dot ok" : "dot bad"} aria-hidden /> {titleCase(w.status)}
+                  </>
+                ),
+              },
+              { header: "Last heartbeat", cell: (w) => <Time iso={w.last_heartbeat_time} /> },
+              { header: "Heartbeat interval", className: "hide-phone", cell: (w) => (w.heartbeat_interval_seconds ? formatDuration(w.heartbeat_interval_seconds) : "—") },
+            ]}
+          />
           <h2>Queues</h2>
-          <QueryState query={queues} empty={queues.data?.length === 0 && "No queues."}>
-            <div className="table-wrap">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Queue</th>
-                    <th>Priority</th>
-                    <th>Status</th>
-                    <th>Slots</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  {queues.data?.map((q) => {
-                    const slots = concurrency.data?.queues.find((c) => c.queue_id === q.id);
-                    return (
-                      <tr key={q.id} data-queue={q.name}>
-                        <td>{q.name}</td>
-                        <td>{q.priority}</td>
-                        <td>{q.is_paused ? "Paused" : titleCase(q.status ?? "unknown")}</td>
-                        <td>{q.concurrency_limit === null ? `${slots?.active_slots ?? 0} (no limit)` : `${slots?.active_slots ?? 0} / ${q.concurrency_limit}`}</td>
-                        <td>
-                          <button onClick={() => pauseQueue.mutate(q)}>{q.is_paused ? "Resume" : "Pause"}</button>
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
-          </QueryState>
+          <ListTable
+            query={queues}
+            empty="No queues."
+            rowKey={(q) => q.id}
+            rowProps={(q) => ({ "data-queue": q.name })}
+            columns={[
+              { header: "Queue", cell: (q) => q.name },
+              { header: "Priority", cell: (q) => q.priority },
+              { header: "Status", cell: (q) => (q.is_paused ? "Paused" : titleCase(q.status ?? "unknown")) },
+              {
+                header: "Slots",
+                cell: (q) => {
+                  const slots = concurrency.data?.queues.find((c) => c.queue_id === q.id);
+                  return q.concurrency_limit === null ? `${slots?.active_slots ?? 0} (no limit)` : `${slots?.active_slots ?? 0} / ${q.concurrency_limit}`;
+                },
+              },
+              { cell: (q) => <button onClick={() => pauseQueue.mutate(q)}>{q.is_paused ? "Resume" : "Pause"}</button> },
+            ]}
+          />
           <h2>Runs holding a slot</h2>
           <QueryState query={concurrency} empty={holders.length === 0 && "No run holds a slot of this pool."}>
             <ul className="plain">
