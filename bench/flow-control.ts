@@ -25,13 +25,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import SqliteDatabase from "better-sqlite3";
 import pg from "pg";
 import { DEFAULT_POSTGRES_URL, prepareDatabase, type BenchDatabase } from "./lib/bench-database.js";
 import { nonNegativeNumber, parseBenchArgs, parseCommandLine, positiveInt, UsageError, type DatabaseKind } from "./lib/args.js";
 import { printProfile } from "./lib/cpuprofile.js";
 import { latency, type Latency } from "./lib/report.js";
+import { formatSqlTiming } from "./lib/sql-report.js";
 import { startServerChild } from "./lib/server-process.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -47,7 +48,8 @@ const USAGE = `Usage: npm run bench:flow-control -- [options]
   --start-delay S        schedule the runs S s ahead and start the clock then, so that creating them
                          and serve() picking them up are not measured (default 0: clock starts at creation)
   --alone-callers N      callers of the limit-alone part (default 200)
-  --cpu-prof DIR         run the server under node --cpu-prof and print a summary
+  --cpu-prof DIR         run the server (and the serve() process) under node --cpu-prof and print summaries
+  --sql-timing           time every SQL statement of the server (bench/sql-timing.mjs); print the totals
   --pg-url URL           PostgreSQL server (default ${DEFAULT_POSTGRES_URL})
 `;
 
@@ -62,6 +64,7 @@ interface Options {
   startDelay: number;
   aloneCallers: number;
   cpuProf: string | undefined;
+  sqlTiming: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -74,6 +77,7 @@ function parseOptions(argv: string[]): Options {
     "serve-limit": { type: "string" },
     "start-delay": { type: "string", default: "0" },
     "alone-callers": { type: "string", default: "200" },
+    "sql-timing": { type: "boolean", default: false },
   });
   if (values.db !== "sqlite" && values.db !== "postgres") throw new UsageError(`--db must be sqlite or postgres, not ${values.db}`);
   return {
@@ -87,6 +91,7 @@ function parseOptions(argv: string[]): Options {
     startDelay: nonNegativeNumber("--start-delay", values["start-delay"]),
     aloneCallers: positiveInt("--alone-callers", values["alone-callers"]),
     cpuProf: values["cpu-prof"],
+    sqlTiming: values["sql-timing"],
   };
 }
 
@@ -213,14 +218,16 @@ const row = (name: string, l: Latency) =>
 
 interface PartResult {
   lines: string[];
+  /** The serve() process, whose CPU profile is printed with --cpu-prof. */
+  servedPid?: number | undefined;
   acquireP99: number;
   /** The most slots held at once by any count (exact in-process, server row, lease records). */
   most: number;
   ok: boolean;
 }
 
-async function servePart(options: Options, apiUrl: string, database: BenchDatabase, limit: { id: string; name: string }, statsFile: string): Promise<PartResult> {
-  const served = spawn(process.execPath, [join(BENCH_DIR, "flows/serve-contender.mjs")], {
+async function servePart(options: Options, apiUrl: string, database: BenchDatabase, limit: { id: string; name: string }, statsFile: string, nodeArgs: string[]): Promise<PartResult> {
+  const served = spawn(process.execPath, [...nodeArgs, join(BENCH_DIR, "flows/serve-contender.mjs")], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -292,6 +299,7 @@ async function servePart(options: Options, apiUrl: string, database: BenchDataba
     const acquire = latency([...stats.request.granted, ...stats.request.denied]);
     const most = Math.max(stats.mostInside, serverMost, leaseMost.most);
     return {
+      servedPid: served.pid,
       acquireP99: acquire.p99,
       most,
       ok: most <= options.limit && stats.runs === options.runs && finalLimit.active_slots === 0,
@@ -346,17 +354,26 @@ async function main(): Promise<number> {
   if (options === undefined) return 2;
   const database = prepareDatabase(options.db, options.pgUrl);
   const nodeArgs = options.cpuProf ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProf] : [];
-  const server = await startServerChild({ launcher: "serve", env: database.env, nodeArgs });
+  const serverEnv = { ...database.env };
+  const serverArgs = [...nodeArgs];
+  const timingFile = join(database.home, "sql-timing.json");
+  if (options.sqlTiming) {
+    serverArgs.push("--import", pathToFileURL(join(BENCH_DIR, "sql-timing.mjs")).href);
+    serverEnv.BATON_BENCH_SQL_TIMING_FILE = timingFile;
+  }
+  const server = await startServerChild({ launcher: "serve", env: serverEnv, nodeArgs: serverArgs });
   const apiUrl = `${server.url}/api`;
   const statsDir = mkdtempSync(join(tmpdir(), "baton-bench-gcl-"));
   const statsFile = join(statsDir, "stats.json");
   const startedAt = Date.now();
+  let servedPid: number | undefined;
   try {
     const served = await api<{ id: string; name: string }>(apiUrl, "POST", "/v2/concurrency_limits/", { name: "bench-slots", limit: options.limit });
     const probe = await api<{ id: string; name: string }>(apiUrl, "POST", "/v2/concurrency_limits/", { name: "bench-probe", limit: options.limit });
     const results: PartResult[] = [];
-    if (options.part !== "alone") results.push(await servePart(options, apiUrl, database, served, statsFile));
+    if (options.part !== "alone") results.push(await servePart(options, apiUrl, database, served, statsFile, nodeArgs));
     if (options.part !== "serve") results.push(await alonePart(options, apiUrl, database, probe));
+    servedPid = results[0]?.servedPid;
     const lines = [
       `Flow-control benchmark: global concurrency limit of ${options.limit}, ${options.db} (${database.where}), server in its own process`,
       "",
@@ -371,9 +388,13 @@ async function main(): Promise<number> {
     return results.every((r) => r.ok) ? 0 : 1;
   } finally {
     await server.stop();
+    if (options.sqlTiming) process.stdout.write(`\n${formatSqlTiming(timingFile)}\n`);
     await database.release();
     rmSync(statsDir, { recursive: true, force: true });
-    if (options.cpuProf) printProfile(options.cpuProf, server.pid, startedAt);
+    if (options.cpuProf) {
+      printProfile(options.cpuProf, server.pid, startedAt);
+      if (servedPid !== undefined) printProfile(options.cpuProf, servedPid, startedAt, "the serve() process");
+    }
   }
 }
 

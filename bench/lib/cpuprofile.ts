@@ -116,7 +116,7 @@ function areaOf(frame: { functionName: string; url: string }): string {
 }
 
 /** Prints the summary of the newest profile that the server process `pid` wrote to `dir` since `since` (ms). */
-export function printProfile(dir: string, pid: number, since: number): void {
+export function printProfile(dir: string, pid: number, since: number, what = "the server"): void {
   const files = readdirSync(dir)
     // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
     .filter((f) => f.endsWith(".cpuprofile") && f.includes(`.${pid}.0.`))
@@ -127,5 +127,5 @@ export function printProfile(dir: string, pid: number, since: number): void {
     process.stderr.write(`no .cpuprofile for pid ${pid} in ${dir}\n`);
     return;
   }
-  process.stdout.write(`\nCPU profile of the server: ${file}\n${formatProfile(summariseProfile(file))}\n`);
+  process.stdout.write(`\nCPU profile of ${what}: ${file}\n${formatProfile(summariseProfile(file))}\n`);
 }

@@ -42,6 +42,36 @@ export function isTransient(error: unknown): boolean {
   return error instanceof ApiError && (error.status === 429 || error.status === 502 || error.status === 503 || error.status === 504);
 }
 
+/** The requests that take and give back concurrency slots (the server runs them at once too). */
+const SLOT_PATH = /^\/v2\/concurrency_limits\/(increment|increment-with-lease|decrement|decrement-with-lease|leases\/[^/]+\/renew)$/;
+let slotRequestsInFlight = 0;
+const heldBack: Array<() => void> = [];
+let handingBack = false;
+
+/**
+ * While a slot request is in flight in this process, other answers are handed back one per
+ * turn of the event loop instead of as they are read. A process serving 1,000 flow runs reads
+ * dozens of answers together, and each one's caller went on at once (the run's next request,
+ * its engine's next step), so the answer that lets a run take its slot waited behind all of
+ * them. Answers keep their order, and nothing waits more than one turn per answer ahead of it;
+ * a process with no slot request in flight hands every answer back at once, as before.
+ */
+function handBack(deliver: () => void): void {
+  if (slotRequestsInFlight === 0 && heldBack.length === 0) return deliver();
+  heldBack.push(deliver);
+  if (!handingBack) {
+    handingBack = true;
+    setImmediate(handBackNext);
+  }
+}
+
+function handBackNext(): void {
+  const deliver = heldBack.shift();
+  handingBack = heldBack.length > 0;
+  if (handingBack) setImmediate(handBackNext);
+  deliver?.();
+}
+
 /** Shared by every client in the process, so that connections to the server are reused. */
 const HTTP_AGENT = new http.Agent({ keepAlive: true });
 
@@ -89,12 +119,22 @@ export class BatonClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = `${this.apiUrl}${path}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const slot = method === "POST" && SLOT_PATH.test(path);
+    if (slot) slotRequestsInFlight += 1;
+    try {
+      return await this.sendWithRetries<T>(method, url, payload, slot);
+    } finally {
+      if (slot) slotRequestsInFlight -= 1;
+    }
+  }
+
+  private async sendWithRetries<T>(method: string, url: string, payload: string | undefined, slot: boolean): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       // Only reads are sent again, and only while pauses are left.
       const pause = method === "GET" ? RETRY_PAUSES_MS[attempt] : undefined;
       let response: { status: number; text: string; retryAfter: string | undefined };
       try {
-        response = await this.send(method, new URL(url), payload);
+        response = await this.send(method, new URL(url), payload, slot);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (pause !== undefined && code !== undefined && RETRIED_CODES.has(code)) {
@@ -117,7 +157,7 @@ export class BatonClient {
    * run, and loading fetch's implementation (undici) was a tenth of its start-up CPU; node:http
    * also costs less CPU per request. Idle keep-alive sockets do not keep the process alive.
    */
-  private async send(method: string, url: URL, payload: string | undefined): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
+  private async send(method: string, url: URL, payload: string | undefined, slot: boolean): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
     const transport = url.protocol === "https:" ? await loadHttps() : { request: http.request, agent: HTTP_AGENT };
     return new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = { accept: "application/json" };
@@ -131,7 +171,9 @@ export class BatonClient {
         response.on("error", reject);
         response.on("end", () => {
           const retryAfter = response.headers["retry-after"];
-          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });
+          const answer = { status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter };
+          if (slot) resolve(answer);
+          else handBack(() => resolve(answer));
         });
       });
       request.setTimeout(this.timeoutMs, () => {

@@ -14,6 +14,7 @@ import {
 } from "@baton/core";
 import { claimInOrder } from "./claims.js";
 import type { BatonClient } from "./client.js";
+import { applyState } from "./engine/attempt.js";
 import { drainOnSignal } from "./engine/crash.js";
 import { proposeState, type RunTarget } from "./engine/states.js";
 import { openSession } from "./ephemeral.js";
@@ -33,7 +34,8 @@ export interface ServableFlow {
   readonly description?: string | undefined;
   readonly options: Readonly<FlowOptions>;
   readonly fn: (...args: never) => unknown;
-  runExisting(flowRunId: string): Promise<FlowRunOutcome<unknown>>;
+  /** `flowRun`: the run as claimed, so that it is not read again (a copy that ignores it reads it). */
+  runExisting(flowRunId: string, options?: { flowRun?: FlowRun }): Promise<FlowRunOutcome<unknown>>;
 }
 
 interface ScheduleCommon {
@@ -435,31 +437,43 @@ class DeploymentRunner {
     });
     await claimInOrder(candidates, {
       hasRoom: (inFlight) => !this.stopping && this.active.size + inFlight < this.settings.limit,
-      claim: async (candidate) => ((await this.claim(candidate.run)) ? candidate : undefined),
+      claim: async (candidate) => {
+        const claimed = await this.claim(candidate.run);
+        return claimed === undefined ? undefined : { run: claimed, served: candidate.served };
+      },
       onClaimed: ({ run, served }) => this.submit(run, served),
       // claim() reports its own failures and resolves false.
       onError: () => undefined,
     });
   }
 
-  /** Proposes PENDING: the server accepts it for exactly one claimant. */
-  private async claim(run: FlowRun): Promise<boolean> {
+  /**
+   * Proposes PENDING: the server accepts it for exactly one claimant, who gets the run as
+   * listed with its new state. That is the run as the server has it (a run's other fields do
+   * not change while it waits to be claimed), so the engine starts from it rather than
+   * reading it again: one request fewer per run, 1,000 fewer at a burst of 1,000.
+   */
+  private async claim(run: FlowRun): Promise<FlowRun | undefined> {
     try {
       const result = await proposeState(this.target(run), { type: "PENDING", name: "Pending" });
-      if (result.status === "ACCEPT") return true;
+      if (result.status === "ACCEPT") {
+        const claimed = { ...run };
+        if (result.state !== null) applyState(claimed, result.state);
+        return claimed;
+      }
       const reason = "reason" in result.details && result.details.reason ? `: ${result.details.reason}` : "";
       this.log.debug(`Flow run '${run.name}' not claimed (${result.status}${reason})`);
     } catch (error) {
       this.log.warning(`Could not claim flow run '${run.name}' (${run.id}): ${describeError(error)}`);
     }
-    return false;
+    return undefined;
   }
 
   private submit(run: FlowRun, served: ServedDeployment): void {
     const execution = (async () => {
       this.log.info(`Running flow run '${run.name}' (${run.id}) of deployment '${served.fullName}'`);
       try {
-        const outcome = await served.flow.runExisting(run.id);
+        const outcome = await served.flow.runExisting(run.id, { flowRun: run });
         const state = outcome.state.name ?? outcome.state.type;
         if (outcome.state.type === "COMPLETED") this.log.info(`Flow run '${run.name}' finished in state ${state}`);
         else this.log.warning(`Flow run '${run.name}' finished in state ${state}`);

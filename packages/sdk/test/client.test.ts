@@ -69,4 +69,34 @@ describe("BatonClient", () => {
     expect(error).toBeInstanceOf(ServerUnreachableError);
     expect(String(error)).toContain("http://127.0.0.1:9/api (ECONNREFUSED)");
   });
+
+  it("while a slot request is in flight, hands back its answer before the other answers read with it, and every answer in order", async () => {
+    // Holds every request until three have come, then answers them all in one go: the client reads the three answers together.
+    const waiting: Array<{ path: string; answer: () => void }> = [];
+    const server = createServer((request, response) => {
+      waiting.push({
+        path: request.url ?? "",
+        answer: () => {
+          response.writeHead(200, { "content-type": "application/json" });
+          response.end(JSON.stringify({ path: request.url }));
+        },
+      });
+      if (waiting.length === 3) for (const w of waiting.splice(0)) w.answer();
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const client = new BatonClient({ apiUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api` });
+    const order: string[] = [];
+    const send = async (method: string, path: string) => {
+      await client.request(method, path, method === "POST" ? {} : undefined);
+      order.push(path);
+    };
+    const first = send("GET", "/flow_runs/a");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = send("POST", "/flow_runs/b/set_state");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const slot = send("POST", "/v2/concurrency_limits/increment-with-lease");
+    await Promise.all([first, second, slot]);
+    expect(order).toEqual(["/v2/concurrency_limits/increment-with-lease", "/flow_runs/a", "/flow_runs/b/set_state"]);
+  });
 });

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConcurrencyLimitV2, ConcurrencyLimitWithLease, MinimalConcurrencyLimit } from "@baton/core";
 import { createServices } from "@baton/server";
 import { contractProperties } from "./contract-fields.js";
-import { DIALECTS, startTestServer, type TestServer } from "./harness.js";
+import { sql } from "kysely";
+import { DIALECTS, eventually, startTestServer, type TestServer } from "./harness.js";
 
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -229,3 +230,40 @@ for (const dialect of DIALECTS) {
     }, 30_000);
   });
 }
+
+describe("slot statements on postgres", () => {
+  it("take, renew and give back slots while every connection of the main pool is held by a transaction", async () => {
+    const server = await startTestServer("postgres", { config: { databasePoolSize: 2 } });
+    expect((await server.call("POST", "/v2/concurrency_limits/", { name: "reserved", limit: 1 })).status).toBe(201);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding = 0;
+    const holders = [0, 1].map(() =>
+      server.db.kysely.transaction().execute(async (trx) => {
+        await sql`SELECT 1`.execute(trx);
+        holding += 1;
+        await held;
+      }),
+    );
+    try {
+      await eventually(() => holding === 2, 5000, "both connections of the main pool to be held");
+      // Without connections of their own these would wait for the transactions above, forever.
+      const inTime = <T>(answer: Promise<T>) =>
+        Promise.race([answer, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer within 3 s: the slot request waited for the main pool")), 3000))]);
+      const taken = await inTime(server.call<ConcurrencyLimitWithLease>("POST", "/v2/concurrency_limits/increment-with-lease", { names: ["reserved"], slots: 1 }));
+      expect(taken.status).toBe(200);
+      expect(taken.body.limits.map((l) => l.name)).toEqual(["reserved"]);
+      expect((await inTime(server.call("POST", `/v2/concurrency_limits/leases/${taken.body.lease_id}/renew`, { lease_duration: 120 }))).status).toBe(204);
+      expect((await inTime(server.call("POST", "/v2/concurrency_limits/decrement-with-lease", { lease_id: taken.body.lease_id }))).status).toBe(204);
+      release();
+      await Promise.all(holders);
+      expect((await server.call<ConcurrencyLimitV2>("GET", "/v2/concurrency_limits/reserved")).body.active_slots).toBe(0);
+    } finally {
+      release();
+      await Promise.allSettled(holders);
+      await server.close();
+    }
+  });
+});

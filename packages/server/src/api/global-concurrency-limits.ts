@@ -95,6 +95,7 @@ export function registerGlobalConcurrencyLimitRoutes({ router, db }: ApiContext)
     method: "POST",
     path: "/v2/concurrency_limits/increment",
     tag,
+    admitAtOnce: true,
     summary: "Take slots of every active limit named, all or none; 423 with Retry-After when they are not free",
     body: IncrementSlotsBody,
     response: z.array(MinimalConcurrencyLimit),
@@ -104,6 +105,7 @@ export function registerGlobalConcurrencyLimitRoutes({ router, db }: ApiContext)
     method: "POST",
     path: "/v2/concurrency_limits/increment-with-lease",
     tag,
+    admitAtOnce: true,
     summary: "Take slots under a lease that gives them back if it is not renewed before it expires",
     body: IncrementSlotsWithLeaseBody,
     response: ConcurrencyLimitWithLease,
@@ -118,6 +120,7 @@ export function registerGlobalConcurrencyLimitRoutes({ router, db }: ApiContext)
     method: "POST",
     path: "/v2/concurrency_limits/decrement",
     tag,
+    admitAtOnce: true,
     summary: "Give back slots taken without a lease",
     body: DecrementSlotsBody,
     response: z.array(MinimalConcurrencyLimit),
@@ -127,6 +130,7 @@ export function registerGlobalConcurrencyLimitRoutes({ router, db }: ApiContext)
     method: "POST",
     path: "/v2/concurrency_limits/decrement-with-lease",
     tag,
+    admitAtOnce: true,
     summary: "End a lease and give back its slots (an expired or unknown lease is a no-op)",
     body: DecrementWithLeaseBody,
     status: 204,
@@ -138,12 +142,13 @@ export function registerGlobalConcurrencyLimitRoutes({ router, db }: ApiContext)
     method: "POST",
     path: "/v2/concurrency_limits/leases/{lease_id}/renew",
     tag,
+    admitAtOnce: true,
     summary: "Extend a lease; a lease that expired and was reaped is a 410, and its holder must stop",
     params: LeaseParams,
     body: RenewLeaseBody,
     status: 204,
     handler: async ({ params, body, reply }) => {
-      if (!(await renewLease(db.kysely, params.lease_id, body.lease_duration))) {
+      if (!(await renewLease(db.reserved, params.lease_id, body.lease_duration))) {
         reply.code(410);
         return { detail: "Lease not found: it expired and its slots were given back" };
       }

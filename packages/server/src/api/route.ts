@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z, type ZodType } from "zod";
+import { Admission } from "./admission.js";
 
 type Method = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
 
@@ -29,6 +30,12 @@ export interface RouteSpec<P, B, Q> {
   response?: ZodType;
   /** Status on success (default 200; 204 sends no body). */
   status?: number;
+  /**
+   * Run the handler as soon as the request is read, ahead of the requests waiting their turn
+   * (admission.ts): for taking and giving back concurrency slots, short and waited on by the
+   * work they admit. Others start one per turn of the event loop.
+   */
+  admitAtOnce?: boolean;
   handler(input: RouteInput<P, B, Q>): Promise<unknown> | unknown;
 }
 
@@ -47,6 +54,7 @@ interface OpenApiOperation {
  */
 export class ApiRouter {
   private readonly operations = new Map<string, Record<string, OpenApiOperation>>();
+  readonly admission = new Admission();
 
   /** The app's logger, for route modules (failures that must not fail the request). */
   get log(): FastifyInstance["log"] {
@@ -64,6 +72,7 @@ export class ApiRouter {
       method: spec.method,
       url: this.prefix + spec.path.replace(/\{(\w+)\}/g, ":$1"),
       handler: async (request, reply) => {
+        if (!spec.admitAtOnce) await this.admission.turn();
         const params = spec.params ? parseIn("path", spec.params, request.params) : (undefined as P);
         const query = spec.query ? parseIn("query", spec.query, request.query) : (undefined as Q);
         const raw = request.body ?? {};

@@ -12,6 +12,13 @@ export type Executor = Kysely<DB>;
 
 export interface Database {
   readonly kysely: Kysely<DB>;
+  /**
+   * For the single statements that take and give back concurrency slots: on PostgreSQL a
+   * pool of its own (`RESERVED_POOL_SIZE` connections), so that a slot request does not wait
+   * for a connection behind the main pool's transactions (1,000 flow runs proposing states
+   * kept all ten busy, and acquisitions queued 50 ms for one); on SQLite the one connection.
+   */
+  readonly reserved: Kysely<DB>;
   readonly dialect: DialectOps;
   /**
    * Runs `fn` in a write transaction. On SQLite the one connection is held for the whole
@@ -28,6 +35,9 @@ export interface DatabaseOptions {
   poolSize?: number;
 }
 
+/** Connections of the PostgreSQL pool kept for slot statements (`Database.reserved`), beyond `poolSize`. */
+export const RESERVED_POOL_SIZE = 2;
+
 /** Opens the database named by `url` and runs pending migrations before returning. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const isPostgres = /^postgres(ql)?:\/\//.test(options.url);
@@ -36,17 +46,22 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     ? connectPostgres(options.url, { schema: options.schema, poolSize: options.poolSize ?? 10 })
     : connectSqlite(options.url.replace(/^(sqlite|file):(\/\/)?/, ""));
   const { kysely } = connection;
+  const reserved = isPostgres ? connectPostgres(options.url, { schema: options.schema, poolSize: RESERVED_POOL_SIZE }) : undefined;
+  const close = async () => {
+    await Promise.all([connection.close(), reserved?.close()]);
+  };
   try {
     if (isPostgres && options.schema) {
       await sql.raw(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`).execute(kysely);
     }
     await migrate(kysely, dialect);
   } catch (error) {
-    await connection.close();
+    await close();
     throw error;
   }
   return {
     kysely,
+    reserved: reserved?.kysely ?? kysely,
     dialect,
     write: (fn) =>
       kysely.connection().execute(async (conn) => {
@@ -60,6 +75,6 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
           throw error;
         }
       }),
-    close: connection.close,
+    close,
   };
 }

@@ -312,7 +312,7 @@ async function acquireInOneStatement(db: Database, request: AcquireRequest, at?:
       (SELECT count(*) FROM changed) AS changed, (SELECT count(*) FROM lease) AS leased
     FROM verdict v LEFT JOIN counted k ON true
     ORDER BY k.id
-  `.execute(db.kysely);
+  `.execute(db.reserved);
   const rows = result.rows.filter((row) => row.id !== null);
   const verdict = result.rows[0];
   if (verdict?.too_many) {
@@ -422,7 +422,7 @@ async function releaseLeaseInOneStatement(db: Database, leaseId: string, now: Da
       RETURNING c.id
     )
     SELECT (SELECT count(*) FROM gone) AS released, (SELECT count(*) FROM changed) AS changed
-  `.execute(db.kysely);
+  `.execute(db.reserved);
   return Number(result.rows[0]?.released ?? 0) > 0;
 }
 
