@@ -129,6 +129,19 @@ for (const [kind, make] of Object.entries(KINDS)) {
       await stopLasting();
     });
 
+    if (kind === "memory") {
+      it("with gatherMs, messages published one at a time in the window come as one batch", async () => {
+        const { open } = setup();
+        const bus = await open();
+        const batches: unknown[][] = [];
+        const stop = await bus.subscribe("t", "gathered", async (m) => void batches.push(m), { gatherMs: 50 });
+        for (let i = 0; i < 5; i++) await bus.publish("t", [i]);
+        await eventually(() => batches.flat().length === 5);
+        expect(batches).toEqual([[0, 1, 2, 3, 4]]);
+        await stop();
+      });
+    }
+
     if (kind === "redis") {
       it("trims streams as they are written (no unbounded growth)", async () => {
         const { open } = setup();

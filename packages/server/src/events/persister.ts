@@ -7,6 +7,12 @@ import type { EventStream } from "./event-stream.js";
 export const PERSISTER_GROUP = "persister";
 /** Events per batch, each batch one INSERT. */
 export const PERSISTER_BATCH_SIZE = 2000;
+/**
+ * How long a batch smaller than that waits for more: runs' state changes publish their
+ * events one at a time, and stored one per INSERT and COMMIT they cost the server about a
+ * tenth of its time under 1,000 concurrent runs.
+ */
+const PERSISTER_GATHER_MS = 10;
 
 /**
  * The event persister: a member of the "persister" group of the event stream, writing what
@@ -15,7 +21,7 @@ export const PERSISTER_BATCH_SIZE = 2000;
  * written, the next accumulates.
  */
 export function startEventPersister(db: Database, stream: EventStream, log?: (error: unknown, message: string) => void): Promise<() => Promise<void>> {
-  return stream.consume(PERSISTER_GROUP, (events) => persist(db, events, log), { batchSize: PERSISTER_BATCH_SIZE });
+  return stream.consume(PERSISTER_GROUP, (events) => persist(db, events, log), { batchSize: PERSISTER_BATCH_SIZE, gatherMs: PERSISTER_GATHER_MS });
 }
 
 /**

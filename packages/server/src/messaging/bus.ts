@@ -40,6 +40,13 @@ export interface SubscribeOptions {
   ephemeral?: boolean;
   /** Most messages per batch (default 1,000). */
   batchSize?: number;
+  /**
+   * When fewer than a batch are waiting, wait this long for more before taking them (default
+   * 0): for a consumer whose cost is per batch (the persister's INSERT and COMMIT), messages
+   * published one at a time (a run's state changes) would otherwise each be a batch. Redis
+   * reads take what has arrived and ignore it.
+   */
+  gatherMs?: number;
 }
 
 export const DEFAULT_BATCH_SIZE = 1000;

@@ -54,6 +54,7 @@ export class MemoryBus implements MessageBus {
     let group = groups.get(groupName);
     if (!group) groups.set(groupName, (group = { queue: [], head: 0, members: new Set(), ephemeral: options.ephemeral ?? false }));
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    const gatherMs = options.gatherMs ?? 0;
     let stopped = false;
     let wake: (() => void) | undefined;
     const member: Member = { wake: () => wake?.() };
@@ -71,6 +72,7 @@ export class MemoryBus implements MessageBus {
           wake = undefined;
           continue;
         }
+        if (gatherMs > 0 && !stopped && g.queue.length - g.head < batchSize) await new Promise((resolve) => setTimeout(resolve, gatherMs));
         const batch = g.queue.slice(g.head, g.head + batchSize);
         g.head += batch.length;
         this.#compact(g);
