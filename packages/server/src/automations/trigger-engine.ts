@@ -25,6 +25,7 @@ import {
 import type { Clock } from "../services/service.js";
 import { newFiring, type Firing } from "./firing.js";
 import { TriggerMatcher } from "./matching.js";
+import { RecentIds } from "./recent-ids.js";
 
 /** How far before an event a trigger's first window opens, so events arriving slightly out of order still count (Prefect's PRECEDING_EVENT_LOOKBACK). */
 export const PRECEDING_EVENT_LOOKBACK_MS = 15_000;
@@ -111,7 +112,7 @@ export class TriggerEngine {
   private lastVersionCheck = 0;
   private dirty = true;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly seen = new Set<string>();
+  private readonly seen = new RecentIds(SEEN_EVENTS);
   /**
    * Where trigger state is read and written during an evaluation: the transaction of the
    * current batch (one commit per batch, not one per statement: on PostgreSQL each commit waits
@@ -158,18 +159,13 @@ export class TriggerEngine {
       } else if (interested === "stateless") {
         for (const event of fresh) await this.reactive(event);
       }
-      for (const event of fresh) this.remember(event.id);
+      for (const event of fresh) this.seen.add(event.id);
     });
   }
 
   /** Whether the engine has evaluated the event with this id (among the last 10,000). */
   hasSeen(eventId: string): boolean {
     return this.seen.has(eventId);
-  }
-
-  private remember(id: string): void {
-    this.seen.add(id);
-    if (this.seen.size > SEEN_EVENTS) this.seen.delete(this.seen.values().next().value!);
   }
 
   /** Proactive evaluation of every proactive trigger that is due, and the sweep of old windows. */
