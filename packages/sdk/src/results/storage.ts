@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/p
 import { homedir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { importModule } from "@baton/core";
-import { InvalidOptionError } from "../errors.js";
+import { InvalidOptionError, LockTimeoutError } from "../errors.js";
 import { currentSettings } from "../settings.js";
 
 /**
@@ -136,6 +136,11 @@ export class LocalFileSystem implements ResultStorage {
   }
 }
 
+/** Seconds since `started`, to a tenth (for `LockTimeoutError`). */
+export function waitedSeconds(started: number): number {
+  return Math.round((Date.now() - started) / 100) / 10;
+}
+
 type ProperLockfile = typeof import("proper-lockfile");
 
 class FileLocks implements LockManager {
@@ -150,7 +155,8 @@ class FileLocks implements LockManager {
     await mkdir(folder, { recursive: true });
     // One file per key, named by a hash-free escape so any key maps to one flat file name.
     const target = join(folder, encodeURIComponent(key));
-    const deadline = Date.now() + timeoutSeconds * 1000;
+    const started = Date.now();
+    const deadline = started + timeoutSeconds * 1000;
     for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
       try {
         const release = await lockfile.lock(target, { realpath: false, stale: this.staleSeconds * 1000, update: Math.max(1000, (this.staleSeconds * 1000) / 2) });
@@ -159,7 +165,7 @@ class FileLocks implements LockManager {
         };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
-        if (Date.now() >= deadline) throw new Error(`Timed out after ${timeoutSeconds} s waiting for the lock on transaction '${key}' (${target}.lock)`);
+        if (Date.now() >= deadline) throw new LockTimeoutError(key, waitedSeconds(started), timeoutSeconds, `${target}.lock`);
         await new Promise((r) => setTimeout(r, pause));
       }
     }
