@@ -222,3 +222,20 @@ export class UnsupportedIsolationLevelError extends BatonError {
     super(`Isolation level ${isolationLevel} is not supported by the result storage ${storage}: ${reason}`);
   }
 }
+
+/**
+ * A SERIALIZABLE transaction waited `waitedSeconds` for the lock on `key` (its
+ * `lockTimeoutSeconds` was `timeoutSeconds`) while someone else held it. `lock` is where the
+ * lock lives (a lock file, an S3 object), to find its holder.
+ */
+export class LockTimeoutError extends BatonError {
+  override name = "LockTimeoutError";
+  constructor(
+    readonly key: string,
+    readonly waitedSeconds: number,
+    readonly timeoutSeconds: number,
+    readonly lock: string,
+  ) {
+    super(`Timed out after waiting ${waitedSeconds} s (lockTimeoutSeconds: ${timeoutSeconds}) for the lock on transaction '${key}' (${lock})`);
+  }
+}

@@ -67,6 +67,7 @@ export {
   SerializationError,
   UnreadableResultRecordError,
   UnsupportedIsolationLevelError,
+  LockTimeoutError,
   type RunKind,
 } from "./errors.js";
 export { ApiError, ServerUnreachableError, BatonError } from "@baton/core";

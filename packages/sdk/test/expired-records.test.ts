@@ -91,6 +91,26 @@ describe("expired records", () => {
     }
   });
 
+  it("the window's edge: a record expiring at `now` is pruned, one expiring a millisecond later is kept; an invalid `now` is refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "baton-prune-edge-"));
+    try {
+      const now = new Date("2030-06-01T12:00:00.000Z");
+      writeRecord(dir, "at-now", 1, now.toISOString());
+      writeRecord(dir, "a-ms-later", 2, new Date(now.getTime() + 1).toISOString());
+      writeRecord(dir, "a-ms-before", 3, new Date(now.getTime() - 1).toISOString());
+      const storage = new LocalFileSystem({ basepath: dir });
+      const report = await pruneExpiredRecords(storage, { now });
+      expect(report.expired.sort()).toEqual(["a-ms-before", "at-now"]);
+      expect(existsSync(join(dir, "a-ms-later"))).toBe(true);
+      // NaN compares false with everything: every record with an expiration would go.
+      await expect(pruneExpiredRecords(storage, { now: new Date("not a date") })).rejects.toThrow(InvalidOptionError);
+      await expect(pruneExpiredRecords(storage, { now: "2030-01-01" as unknown as Date })).rejects.toThrow("pruneExpiredRecords.now: must be a valid Date");
+      expect(existsSync(join(dir, "a-ms-later"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("a cached task's record is pruned once expired, and the task then runs again", async () => {
     const dir = mkdtempSync(join(tmpdir(), "baton-prune-task-"));
     try {

@@ -363,6 +363,18 @@ describe("S3-compatible storage", () => {
     expect(() => new S3Bucket({ bucket: "baton-results", lockStaleSeconds: 0 })).toThrow("S3Bucket.lockStaleSeconds: must be a number of seconds above 0");
   });
 
+  it("a lock's stale time that is not a number of seconds above 0 is refused, naming the field", () => {
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, "30" as unknown as number]) {
+      expect(() => new S3Bucket({ bucket: "baton-results", lockStaleSeconds: bad }), String(bad)).toThrow(InvalidOptionError);
+      expect(() => new S3Bucket({ bucket: "baton-results", lockStaleSeconds: bad }), String(bad)).toThrow("S3Bucket.lockStaleSeconds: must be a number of seconds above 0");
+      expect(() => new LocalFileSystem({ basepath: "/tmp/x", staleSeconds: bad }), String(bad)).toThrow(InvalidOptionError);
+      expect(() => new LocalFileSystem({ basepath: "/tmp/x", staleSeconds: bad }), String(bad)).toThrow("LocalFileSystem.staleSeconds: must be a number of seconds above 0");
+    }
+    expect(() => new LocalFileSystem({ staleSeconds: Number.NaN })).toThrow("got NaN");
+    expect(() => new LocalFileSystem({ staleSeconds: "10" as unknown as number })).toThrow('got "10"');
+    expect(new LocalFileSystem({ basepath: "/tmp/x", staleSeconds: 0.5 }).locks).toBeDefined();
+  });
+
   it("a bad bucket name is refused", () => {
     expect(() => new S3Bucket({ bucket: "Not_A_Bucket" })).toThrow("S3Bucket.bucket: 'Not_A_Bucket' is not a valid bucket name");
   });

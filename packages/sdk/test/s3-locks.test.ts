@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { flow, S3Bucket, task, transaction } from "@baton/sdk";
+import { flow, LockTimeoutError, S3Bucket, task, transaction } from "@baton/sdk";
 import { runFixture, sleep, startTestServer, type FixtureOutcome, type TestServer } from "./helpers.js";
 
 /**
@@ -100,10 +100,15 @@ describe.skipIf(!motoAvailable)("SERIALIZABLE on S3 (conditional-write locks)", 
     const body = (expires: string) => JSON.stringify({ holder: "someone-else", host: "elsewhere", pid: 1, expires });
     await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: lockKey(key), Body: body(new Date(Date.now() + 60_000).toISOString()) }));
     const started = Date.now();
-    await expect(transaction({ key, isolationLevel: "SERIALIZABLE", storage: bucket(), lockTimeoutSeconds: 1 }, () => 1)).rejects.toThrow(
-      `Timed out after 1 s waiting for the lock on transaction '${key}' (s3://${BUCKET}/${lockKey(key)})`,
-    );
+    const refused = await transaction({ key, isolationLevel: "SERIALIZABLE", storage: bucket(), lockTimeoutSeconds: 1 }, () => 1).catch((error: unknown) => error);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(refused).toBeInstanceOf(LockTimeoutError);
+    const timeout = refused as LockTimeoutError;
+    expect(timeout).toMatchObject({ name: "LockTimeoutError", key, timeoutSeconds: 1, lock: `s3://${BUCKET}/${lockKey(key)}` });
+    expect(timeout.waitedSeconds).toBeGreaterThanOrEqual(1);
+    expect(timeout.message).toBe(
+      `Timed out after waiting ${timeout.waitedSeconds} s (lockTimeoutSeconds: 1) for the lock on transaction '${key}' (s3://${BUCKET}/${lockKey(key)})`,
+    );
 
     await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: lockKey(key), Body: body("2020-01-01T00:00:00Z") }));
     expect(await transaction({ key, isolationLevel: "SERIALIZABLE", storage: bucket(), lockTimeoutSeconds: 5 }, () => "took over")).toBe("took over");
@@ -124,6 +129,48 @@ describe.skipIf(!motoAvailable)("SERIALIZABLE on S3 (conditional-write locks)", 
       });
     await Promise.all([hold(3000), (async () => (await sleep(100), hold(10)))()]);
     expect(overlapped).toBe(false);
+  });
+
+  it("a refresh slower than the refresh interval is not doubled: the lock is kept, and deleted at release", async () => {
+    const key = `slow-refresh-${process.pid}-${Date.now()}`;
+    // The real server, with every refresh (a PutObject with If-Match) taking 700 ms: three
+    // refresh ticks (every 200 ms with lockStaleSeconds 0.6) pass while one is in flight.
+    const client = new S3Client({ endpoint: endpointUrl, region: "us-east-1", forcePathStyle: true, credentials });
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let refreshes = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { IfMatch?: string };
+        if (context.commandName !== "PutObjectCommand" || input.IfMatch === undefined) return next(args);
+        inFlight++;
+        refreshes++;
+        mostInFlight = Math.max(mostInFlight, inFlight);
+        try {
+          await sleep(700);
+          return await next(args);
+        } finally {
+          inFlight--;
+        }
+      },
+      { step: "initialize", name: "slowRefresh" },
+    );
+    try {
+      const storage = new S3Bucket({ bucket: BUCKET, folder: "txn", client, locking: true, lockStaleSeconds: 0.6 });
+      let heldDuring: string | undefined;
+      await transaction({ key, isolationLevel: "SERIALIZABLE", storage, overwrite: true }, async () => {
+        await sleep(2000);
+        heldDuring = await lockObject(key);
+      });
+      expect(heldDuring).toBeDefined();
+      expect(refreshes).toBeGreaterThanOrEqual(2);
+      expect(mostInFlight).toBe(1);
+      // Overlapping refreshes would have had the second refused (its ETag was replaced by the
+      // first), taken that for a lost lock, and left the object behind.
+      expect(await lockObject(key)).toBeUndefined();
+    } finally {
+      client.destroy();
+    }
   });
 
   it("two node processes enter the same SERIALIZABLE transaction on the bucket at once: the work runs once, both get its result", async () => {

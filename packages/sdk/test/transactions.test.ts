@@ -8,6 +8,7 @@ import {
   getTransaction,
   InvalidOptionError,
   LocalFileSystem,
+  LockTimeoutError,
   S3Bucket,
   task,
   transaction,
@@ -187,6 +188,30 @@ describe("transactions", () => {
     expect(a).toEqual({ committed: false, value: 1 });
     expect(b).toEqual({ committed: true, value: 1 });
     expect(existsSync(join(storageDir, ".locks"))).toBe(true);
+  });
+
+  it("SERIALIZABLE: a lock held past lockTimeoutSeconds is a LockTimeoutError naming the key and the time waited", async () => {
+    const key = uniqueKey("held");
+    let release!: () => void;
+    const holding = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const holder = transaction({ key, isolationLevel: "SERIALIZABLE" }, async () => {
+      entered();
+      await holding;
+    });
+    await inside;
+    try {
+      const refused = await transaction({ key, isolationLevel: "SERIALIZABLE", lockTimeoutSeconds: 0.5 }, () => 1).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(LockTimeoutError);
+      const timeout = refused as LockTimeoutError;
+      expect(timeout).toMatchObject({ key, timeoutSeconds: 0.5, lock: join(storageDir, ".locks", `${encodeURIComponent(key)}.lock`) });
+      expect(timeout.waitedSeconds).toBeGreaterThanOrEqual(0.5);
+      expect(timeout.message).toContain(`Timed out after waiting ${timeout.waitedSeconds} s (lockTimeoutSeconds: 0.5) for the lock on transaction '${key}'`);
+    } finally {
+      release();
+      await holder;
+    }
   });
 
   it("a task submitted in the block and not awaited still belongs to the transaction: it is waited for and committed", async () => {

@@ -65,11 +65,12 @@ async function openEvents(config: ServerConfig, db: Database, logger: Parameters
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const config = { ...loadConfig(), ...options.config };
   configureOrchestration({ tagSlotWaitSeconds: config.tagConcurrencySlotWaitSeconds });
-  const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize });
+  const logger = (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel });
+  const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize, logger });
   let app: FastifyInstance;
   let stream: Awaited<ReturnType<typeof openEvents>> | undefined;
   try {
-    stream = await openEvents(config, db, (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel }));
+    stream = await openEvents(config, db, logger);
     app = await buildApp(config, db, stream.events);
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
@@ -118,8 +119,8 @@ export interface RunningServices {
  */
 export async function startServices(options: Omit<StartServerOptions, "services"> = {}): Promise<RunningServices> {
   const config = { ...loadConfig(), ...options.config };
-  const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize });
   const logger = (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel });
+  const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize, logger });
   let stream: Awaited<ReturnType<typeof openEvents>>;
   try {
     stream = await openEvents(config, db, logger);

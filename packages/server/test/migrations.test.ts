@@ -5,6 +5,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { MIGRATIONS, openDatabase } from "@baton/server";
 import pg from "pg";
+import { connectPostgres } from "../src/db/postgres/connect.js";
+import { postgresDialect } from "../src/db/postgres/dialect.js";
+import { migrate } from "../src/db/migrator.js";
 import { POSTGRES_URL } from "./harness.js";
 
 describe("migrations", () => {
@@ -47,5 +50,71 @@ describe("migrations", () => {
       await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await admin.end();
     }
+  });
+
+  describe("0011 (the GIN index over event.related) on PostgreSQL", () => {
+    /** A schema migrated up to 0010, as a server before the upgrade left it, with two events. */
+    async function before0011(admin: pg.Client): Promise<string> {
+      const schema = `mig11_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+      await admin.query(`CREATE SCHEMA "${schema}"`);
+      const old = connectPostgres(POSTGRES_URL, { schema, poolSize: 1 });
+      try {
+        await migrate(old.kysely, postgresDialect, MIGRATIONS.filter((m) => m.version < 11));
+      } finally {
+        await old.close();
+      }
+      for (let i = 0; i < 2; i++) {
+        await admin.query(
+          `INSERT INTO "${schema}".event (id, occurred, received, event, resource_id, resource, related, payload) VALUES (gen_random_uuid(), now(), now(), 'same', 'r', '{}', '[]', '{}')`,
+        );
+      }
+      return schema;
+    }
+    const indexOf = async (admin: pg.Client, schema: string) =>
+      (
+        await admin.query<{ indexdef: string; valid: boolean }>(
+          `SELECT pg_get_indexdef(c.oid) AS indexdef, i.indisvalid AS valid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = 'ix_event_related' AND c.relnamespace = $1::regnamespace`,
+          [schema],
+        )
+      ).rows;
+
+    it("succeeds when an operator built the index CONCURRENTLY before upgrading, and keeps that index", async () => {
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      let schema: string | undefined;
+      try {
+        schema = await before0011(admin);
+        // The statement the README gives operators.
+        await admin.query(`CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_event_related ON "${schema}".event USING GIN (related jsonb_path_ops)`);
+        const [built] = await indexOf(admin, schema);
+        const db = await openDatabase({ url: POSTGRES_URL, schema });
+        const versions = (await db.kysely.selectFrom("baton_migration").select("version").execute()).map((r) => r.version);
+        await db.close();
+        expect(versions).toEqual(MIGRATIONS.map((m) => m.version));
+        expect(await indexOf(admin, schema)).toEqual([built]);
+        expect(built).toMatchObject({ valid: true, indexdef: expect.stringContaining("USING gin (related jsonb_path_ops)") as string });
+      } finally {
+        if (schema) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await admin.end();
+      }
+    });
+
+    it("drops an INVALID leftover of an interrupted concurrent build and builds the index", async () => {
+      const admin = new pg.Client({ connectionString: POSTGRES_URL });
+      await admin.connect();
+      let schema: string | undefined;
+      try {
+        schema = await before0011(admin);
+        // A concurrent build that fails (here: duplicates for a unique index) leaves its index INVALID.
+        await expect(admin.query(`CREATE UNIQUE INDEX CONCURRENTLY ix_event_related ON "${schema}".event (event)`)).rejects.toThrow();
+        expect(await indexOf(admin, schema)).toMatchObject([{ valid: false }]);
+        const db = await openDatabase({ url: POSTGRES_URL, schema });
+        await db.close();
+        expect(await indexOf(admin, schema)).toEqual([{ valid: true, indexdef: expect.stringContaining("USING gin (related jsonb_path_ops)") as string }]);
+      } finally {
+        if (schema) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await admin.end();
+      }
+    });
   });
 });

@@ -33,7 +33,9 @@ export async function pruneExpiredRecords(storage: ResultStorage, options: { now
   if (typeof storage.listPaths !== "function") {
     throw new InvalidOptionError("storage", `${storage.describe()} cannot list its keys (no listPaths), so its expired records cannot be found`);
   }
-  const now = (options.now ?? new Date()).getTime();
+  const now = options.now === undefined ? Date.now() : options.now instanceof Date ? options.now.getTime() : Number.NaN;
+  // An invalid date compares as NaN, which would make every record with an expiration look expired.
+  if (Number.isNaN(now)) throw new InvalidOptionError("pruneExpiredRecords.now", "must be a valid Date");
   const report: PruneReport = { storage: storage.describe(), scanned: 0, expired: [], deleted: 0, notRecords: 0 };
   for await (const key of storage.listPaths()) {
     report.scanned++;

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { UnsupportedIsolationLevelError } from "../errors.js";
-import type { LockManager } from "./storage.js";
+import { LockTimeoutError, UnsupportedIsolationLevelError } from "../errors.js";
+import { waitedSeconds, type LockManager } from "./storage.js";
 
 type S3Module = typeof import("@aws-sdk/client-s3");
 
@@ -53,7 +53,8 @@ export class S3Locks implements LockManager {
     await this.probe;
     const objectKey = `${this.target.prefix}.locks/${encodeURIComponent(key)}`;
     const holder = randomUUID();
-    const deadline = Date.now() + timeoutSeconds * 1000;
+    const started = Date.now();
+    const deadline = started + timeoutSeconds * 1000;
     for (let pause = 50; ; pause = Math.min(pause * 2, 1000)) {
       let etag = await this.put(objectKey, holder, { IfNoneMatch: "*" });
       if (etag === undefined) {
@@ -63,21 +64,31 @@ export class S3Locks implements LockManager {
       }
       if (etag !== undefined) return this.hold(objectKey, holder, etag);
       if (Date.now() >= deadline) {
-        throw new Error(`Timed out after ${timeoutSeconds} s waiting for the lock on transaction '${key}' (s3://${this.target.bucket}/${objectKey})`);
+        throw new LockTimeoutError(key, waitedSeconds(started), timeoutSeconds, `s3://${this.target.bucket}/${objectKey}`);
       }
       await new Promise((r) => setTimeout(r, pause));
     }
   }
 
-  /** Keeps the lock fresh until released; a refresh refused (someone took over a lock we let go stale) stops refreshing. */
+  /**
+   * Keeps the lock fresh until released; a refresh refused (someone took over a lock we let go
+   * stale) stops refreshing. A tick while the previous refresh is still waiting on S3 is
+   * skipped: a second write with `If-Match` on the same ETag would be refused once the first
+   * lands, which would read as having lost the lock (and leave it undeleted at release).
+   */
   private hold(objectKey: string, holder: string, etag: string): () => Promise<void> {
     let current: string | undefined = etag;
-    let refreshing: Promise<void> = Promise.resolve();
+    let refreshing: Promise<void> | undefined;
     const timer = setInterval(() => {
-      refreshing = (async () => {
-        if (current === undefined) return;
-        current = await this.put(objectKey, holder, { IfMatch: current }).catch(() => current);
-      })();
+      if (refreshing !== undefined || current === undefined) return;
+      const ifMatch = current;
+      refreshing = this.put(objectKey, holder, { IfMatch: ifMatch })
+        .catch(() => ifMatch)
+        .then((etag) => {
+          // Released meanwhile (current cleared): the release owns the lock's fate now.
+          if (current !== undefined) current = etag;
+        })
+        .finally(() => (refreshing = undefined));
     }, Math.max(200, (this.staleSeconds * 1000) / 3));
     timer.unref();
     return async () => {

@@ -61,7 +61,9 @@ export class S3Bucket implements ResultStorage {
     this.prefix = folder === "" ? "" : `${folder}/`;
     this.blockDocumentId = options.blockDocumentId ?? null;
     const stale = options.lockStaleSeconds ?? 30;
-    if (!(typeof stale === "number" && Number.isFinite(stale) && stale > 0)) throw new InvalidOptionError("S3Bucket.lockStaleSeconds", "must be a number of seconds above 0");
+    if (!(typeof stale === "number" && Number.isFinite(stale) && stale > 0)) {
+      throw new InvalidOptionError("S3Bucket.lockStaleSeconds", `must be a number of seconds above 0, got ${typeof stale === "string" ? JSON.stringify(stale) : String(stale)}`);
+    }
     if (options.locking === true) {
       this.locks = new S3Locks({ bucket: options.bucket, prefix: this.prefix, describe: () => this.describe(), connect: () => this.connect() }, stale);
     }

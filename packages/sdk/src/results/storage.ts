@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/p
 import { homedir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { importModule } from "@baton/core";
-import { InvalidOptionError } from "../errors.js";
+import { InvalidOptionError, LockTimeoutError } from "../errors.js";
 import { currentSettings } from "../settings.js";
 
 /**
@@ -65,9 +65,15 @@ export class LocalFileSystem implements ResultStorage {
     if (options.basepath !== undefined && (typeof options.basepath !== "string" || options.basepath.trim() === "")) {
       throw new InvalidOptionError("LocalFileSystem.basepath", "must be a non-empty path");
     }
+    const staleSeconds = options.staleSeconds ?? 10;
+    // proper-lockfile takes over a lock not refreshed for this long: 0, a negative or NaN
+    // would have every waiter take over every lock at once.
+    if (!(typeof staleSeconds === "number" && Number.isFinite(staleSeconds) && staleSeconds > 0)) {
+      throw new InvalidOptionError("LocalFileSystem.staleSeconds", `must be a number of seconds above 0, got ${typeof staleSeconds === "string" ? JSON.stringify(staleSeconds) : String(staleSeconds)}`);
+    }
     this.fixedBasepath = options.basepath === undefined ? undefined : resolve(options.basepath);
     this.blockDocumentId = options.blockDocumentId ?? null;
-    this.locks = new FileLocks(() => join(this.basepath, ".locks"), options.staleSeconds ?? 10);
+    this.locks = new FileLocks(() => join(this.basepath, ".locks"), staleSeconds);
   }
 
   /** The folder: the one given, else the default (`BATON_LOCAL_STORAGE_PATH` / `$BATON_HOME/storage`) as it is now. */
@@ -108,21 +114,32 @@ export class LocalFileSystem implements ResultStorage {
     await rm(this.pathOf(key), { force: true });
   }
 
-  /** Every file under the folder as a key (`a/b`), leaving out lock folders and files still being written. */
+  /**
+   * Every file under the folder as a key (`a/b`), leaving out lock folders and files still
+   * being written. It walks one folder at a time, joining each entry to the folder it listed:
+   * a recursive `readdir` names an entry's folder in `Dirent.parentPath`, which Node before
+   * 20.12 does not set.
+   */
   async *listPaths(): AsyncIterable<string> {
     const base = this.basepath;
-    let entries;
-    try {
-      entries = await readdir(base, { recursive: true, withFileTypes: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw error;
-    }
-    for (const entry of entries) {
-      if (!entry.isFile() || entry.name.endsWith(".tmp")) continue;
-      const key = relative(base, join(entry.parentPath, entry.name)).split(sep).join("/");
-      if (key.startsWith(".locks/")) continue;
-      yield key;
+    const folders = [base];
+    for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
+      let entries;
+      try {
+        entries = await readdir(folder, { withFileTypes: true });
+      } catch (error) {
+        // Gone meanwhile (or never made): nothing to list there.
+        if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw error;
+      }
+      for (const entry of entries) {
+        const path = join(folder, entry.name);
+        if (entry.isDirectory()) {
+          if (!(folder === base && entry.name === ".locks")) folders.push(path);
+        } else if (entry.isFile() && !entry.name.endsWith(".tmp")) {
+          yield relative(base, path).split(sep).join("/");
+        }
+      }
     }
   }
 
@@ -134,6 +151,11 @@ export class LocalFileSystem implements ResultStorage {
       return false;
     }
   }
+}
+
+/** Seconds since `started`, to a tenth (for `LockTimeoutError`). */
+export function waitedSeconds(started: number): number {
+  return Math.round((Date.now() - started) / 100) / 10;
 }
 
 type ProperLockfile = typeof import("proper-lockfile");
@@ -150,7 +172,8 @@ class FileLocks implements LockManager {
     await mkdir(folder, { recursive: true });
     // One file per key, named by a hash-free escape so any key maps to one flat file name.
     const target = join(folder, encodeURIComponent(key));
-    const deadline = Date.now() + timeoutSeconds * 1000;
+    const started = Date.now();
+    const deadline = started + timeoutSeconds * 1000;
     for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
       try {
         const release = await lockfile.lock(target, { realpath: false, stale: this.staleSeconds * 1000, update: Math.max(1000, (this.staleSeconds * 1000) / 2) });
@@ -159,7 +182,7 @@ class FileLocks implements LockManager {
         };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
-        if (Date.now() >= deadline) throw new Error(`Timed out after ${timeoutSeconds} s waiting for the lock on transaction '${key}' (${target}.lock)`);
+        if (Date.now() >= deadline) throw new LockTimeoutError(key, waitedSeconds(started), timeoutSeconds, `${target}.lock`);
         await new Promise((r) => setTimeout(r, pause));
       }
     }

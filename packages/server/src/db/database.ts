@@ -3,6 +3,7 @@ import type { DialectOps } from "./dialect.js";
 import type { DB } from "./schema.js";
 import { sqliteDialect } from "./sqlite/dialect.js";
 import { connectSqlite } from "./sqlite/connect.js";
+import type { CheckpointerLogger } from "./sqlite/checkpointer.js";
 import { postgresDialect } from "./postgres/dialect.js";
 import { connectPostgres } from "./postgres/connect.js";
 import { migrate } from "./migrator.js";
@@ -33,6 +34,8 @@ export interface DatabaseOptions {
   url: string;
   schema?: string | undefined;
   poolSize?: number;
+  /** Where background failures of the database go (SQLite's checkpointer); default process warnings. */
+  logger?: CheckpointerLogger | undefined;
 }
 
 /** Connections of the PostgreSQL pool kept for slot statements (`Database.reserved`), beyond `poolSize`. */
@@ -44,7 +47,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   const dialect = isPostgres ? postgresDialect : sqliteDialect;
   const connection = isPostgres
     ? connectPostgres(options.url, { schema: options.schema, poolSize: options.poolSize ?? 10 })
-    : connectSqlite(options.url.replace(/^(sqlite|file):(\/\/)?/, ""));
+    : connectSqlite(options.url.replace(/^(sqlite|file):(\/\/)?/, ""), options.logger);
   const { kysely } = connection;
   const reserved = isPostgres ? connectPostgres(options.url, { schema: options.schema, poolSize: RESERVED_POOL_SIZE }) : undefined;
   const close = async () => {

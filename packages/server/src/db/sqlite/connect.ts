@@ -3,10 +3,10 @@ import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import type { DB } from "../schema.js";
-import { startCheckpointer } from "./checkpointer.js";
+import { startCheckpointer, type CheckpointerLogger } from "./checkpointer.js";
 
 /** Opens the embedded database file (creating its folder), in WAL mode, with its checkpoints in a worker thread. */
-export function connectSqlite(path: string): { kysely: Kysely<DB>; close: () => Promise<void> } {
+export function connectSqlite(path: string, logger?: CheckpointerLogger): { kysely: Kysely<DB>; close: () => Promise<void> } {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const database = new SqliteDatabase(path);
   database.pragma("journal_mode = WAL");
@@ -21,7 +21,7 @@ export function connectSqlite(path: string): { kysely: Kysely<DB>; close: () => 
   database.pragma("cache_size = -65536");
   // Checkpoints (copying the log into the file, with fsyncs) run in a thread of their own; an
   // in-memory database has no log.
-  const checkpointer = path === ":memory:" ? undefined : startCheckpointer(path, database, (message) => process.emitWarning(message));
+  const checkpointer = path === ":memory:" ? undefined : startCheckpointer(path, database, { logger });
   const kysely = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   return {
     kysely,
