@@ -117,6 +117,29 @@ describe("the SQLite checkpointer's rounds", () => {
     }
   });
 
+  it("a long log whose truncation was skipped (busy) does not keep its size once the server's writes start it over", async () => {
+    const { file, main } = serverConnection("skipped.db");
+    const checkpointer = startCheckpointer(file, main, { everyMs: 3_600_000, truncateAbovePages: 100 });
+    const writer = new SqliteDatabase(file);
+    try {
+      fill(main, 2000);
+      expect(statSync(`${file}-wal`).size).toBeGreaterThan(100 * 4096 * 4);
+      // Another connection holding the write lock past the checkpointer's busy timeout.
+      writer.exec("BEGIN IMMEDIATE");
+      expect(await checkpointer.checkpointNow()).toEqual({ kind: "busy" });
+      writer.exec("COMMIT");
+      // The log was copied in full, so this write starts it over; the rounds after see a short
+      // log and never truncate, so only the size limit can cut the file back.
+      fill(main, 1);
+      expect(await checkpointer.checkpointNow()).toMatchObject({ kind: "copied" });
+      expect(statSync(`${file}-wal`).size).toBeLessThanOrEqual(100 * 4096);
+    } finally {
+      writer.close();
+      await checkpointer.stop();
+      main.close();
+    }
+  });
+
   it("stop waits for the worker's stopped reply, not for any message: afterwards the server's connection is the last one", async () => {
     const { file, main } = serverConnection("stop.db");
     const checkpointer = startCheckpointer(file, main, { everyMs: 3_600_000 });
@@ -130,6 +153,20 @@ describe("the SQLite checkpointer's rounds", () => {
     // The last connection to close removes the log; one still open in the worker would keep it.
     expect(existsSync(`${file}-wal`)).toBe(false);
     await expect(checkpointer.checkpointNow()).rejects.toThrow("stopped");
+  });
+
+  it("a second stop while the first is under way waits for the same stop", async () => {
+    const { file, main } = serverConnection("stop-twice.db");
+    const checkpointer = startCheckpointer(file, main, { everyMs: 3_600_000 });
+    fill(main, 20);
+    // The worker's connection is open once it has answered a round.
+    await checkpointer.checkpointNow();
+    const first = checkpointer.stop();
+    await checkpointer.stop();
+    main.close();
+    // As after one stop: the worker's connection is closed, so the server's was the last.
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    await first;
   });
 
   it("a worker that crashes turns automatic checkpoints back on, logs it once through the logger, and stop resolves at once", async () => {

@@ -125,6 +125,7 @@ export function startCheckpointer(path: string, connection: { pragma(source: str
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
   const logger = options.logger ?? warningLogger;
   const failures = new ThrottledLog(FAILURE_LOG_EVERY_MS);
+  const truncateAbovePages = options.truncateAbovePages ?? TRUNCATE_ABOVE_PAGES;
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: {
@@ -132,11 +133,12 @@ export function startCheckpointer(path: string, connection: { pragma(source: str
       driver,
       busyTimeoutMs: CHECKPOINTER_BUSY_TIMEOUT_MS,
       everyMs: options.everyMs ?? CHECKPOINT_EVERY_MS,
-      truncateAbovePages: options.truncateAbovePages ?? TRUNCATE_ABOVE_PAGES,
+      truncateAbovePages,
     },
   });
   worker.unref();
   let stopping = false;
+  let stopped: Promise<void> | undefined;
   let exited = false;
   const pending = new Map<number, { resolve: (outcome: CheckpointOutcome) => void; reject: (error: Error) => void }>();
   let nextId = 0;
@@ -169,6 +171,11 @@ export function startCheckpointer(path: string, connection: { pragma(source: str
   });
   worker.on("error", (error) => fallBack(`the SQLite checkpointer stopped: ${error.message}; automatic checkpoints are back on`));
   connection.pragma("wal_autocheckpoint = 0");
+  // A truncation skipped for a busy database is not tried again once the server's next write
+  // has started the log over from its beginning (the log is short again, its file is not):
+  // the file would keep its largest size. SQLite cuts the file back to this limit when it
+  // starts the log over, which bounds it whichever rounds were skipped.
+  connection.pragma(`journal_size_limit = ${truncateAbovePages * pageBytes(connection)}`);
   return {
     checkpointNow: () => {
       if (stopping || exited) return Promise.reject(new CheckpointerError("the SQLite checkpointer is stopped"));
@@ -178,25 +185,34 @@ export function startCheckpointer(path: string, connection: { pragma(source: str
         worker.postMessage({ type: "round", id });
       });
     },
-    stop: async () => {
-      if (stopping) return;
-      stopping = true;
-      connection.pragma("wal_autocheckpoint = 1000");
-      failures.flush((count, last) => logger.warn({ path, failures: count, error: last }, "SQLite checkpoints failed"));
-      // A crashed worker has nothing to say: its exit is the answer.
-      if (exited) return;
-      const stopped = new Promise<void>((resolve) => (onStopped = resolve));
-      // Held in the event loop while it stops: with nothing else pending the process would
-      // otherwise exit mid-close (an unsettled top-level await).
-      worker.ref();
-      worker.postMessage({ type: "stop" });
-      let timer: NodeJS.Timeout | undefined;
-      const answered = await Promise.race([stopped.then(() => true), exit.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STOP_GRACE_MS)))]);
-      clearTimeout(timer);
-      if (!answered) logger.warn({ path }, `the SQLite checkpointer did not stop within ${STOP_GRACE_MS} ms; terminating it`);
-      if (!exited) await worker.terminate();
-    },
+    // Every caller waits for the same stop: a second call returning at once would resolve
+    // while the worker still holds its connection.
+    stop: () => (stopped ??= stopWorker()),
   };
+
+  async function stopWorker(): Promise<void> {
+    stopping = true;
+    connection.pragma("wal_autocheckpoint = 1000");
+    failures.flush((count, last) => logger.warn({ path, failures: count, error: last }, "SQLite checkpoints failed"));
+    // A crashed worker has nothing to say: its exit is the answer.
+    if (exited) return;
+    const replied = new Promise<void>((resolve) => (onStopped = resolve));
+    // Held in the event loop while it stops: with nothing else pending the process would
+    // otherwise exit mid-close (an unsettled top-level await).
+    worker.ref();
+    worker.postMessage({ type: "stop" });
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([replied.then(() => true), exit.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), STOP_GRACE_MS)))]);
+    clearTimeout(timer);
+    if (!answered) logger.warn({ path }, `the SQLite checkpointer did not stop within ${STOP_GRACE_MS} ms; terminating it`);
+    if (!exited) await worker.terminate();
+  }
+}
+
+/** The database's page size, which a frame of the log holds one of. */
+function pageBytes(connection: { pragma(source: string): unknown }): number {
+  const [row] = connection.pragma("page_size") as { page_size?: number }[];
+  return row?.page_size ?? 4096;
 }
 
 /**
