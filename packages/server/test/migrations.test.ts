@@ -72,8 +72,9 @@ describe("migrations", () => {
     }
     const indexOf = async (admin: pg.Client, schema: string) =>
       (
-        await admin.query<{ indexdef: string; valid: boolean }>(
-          `SELECT pg_get_indexdef(c.oid) AS indexdef, i.indisvalid AS valid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = 'ix_event_related' AND c.relnamespace = $1::regnamespace`,
+        // Its oid too: an index dropped and built again has the same definition but a new oid.
+        await admin.query<{ oid: string; indexdef: string; valid: boolean }>(
+          `SELECT c.oid::text AS oid, pg_get_indexdef(c.oid) AS indexdef, i.indisvalid AS valid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = 'ix_event_related' AND c.relnamespace = $1::regnamespace`,
           [schema],
         )
       ).rows;
@@ -108,9 +109,12 @@ describe("migrations", () => {
         // A concurrent build that fails (here: duplicates for a unique index) leaves its index INVALID.
         await expect(admin.query(`CREATE UNIQUE INDEX CONCURRENTLY ix_event_related ON "${schema}".event (event)`)).rejects.toThrow();
         expect(await indexOf(admin, schema)).toMatchObject([{ valid: false }]);
+        const [leftover] = await indexOf(admin, schema);
         const db = await openDatabase({ url: POSTGRES_URL, schema });
         await db.close();
-        expect(await indexOf(admin, schema)).toEqual([{ valid: true, indexdef: expect.stringContaining("USING gin (related jsonb_path_ops)") as string }]);
+        const rebuilt = await indexOf(admin, schema);
+        expect(rebuilt).toEqual([{ oid: expect.any(String) as string, valid: true, indexdef: expect.stringContaining("USING gin (related jsonb_path_ops)") as string }]);
+        expect(rebuilt[0]?.oid).not.toBe(leftover?.oid);
       } finally {
         if (schema) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
         await admin.end();
