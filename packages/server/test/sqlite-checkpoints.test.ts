@@ -5,7 +5,8 @@ import { openDatabase } from "@baton/server";
 import SqliteDatabase from "better-sqlite3";
 import { sql } from "kysely";
 import { afterAll, describe, expect, it } from "vitest";
-import { startCheckpointer, ThrottledLog, type CheckpointerLogger } from "../src/db/sqlite/checkpointer.js";
+import { startCheckpointer, type CheckpointerLogger } from "../src/db/sqlite/checkpointer.js";
+import { ThrottledLog } from "../src/db/sqlite/throttled-log.js";
 
 /**
  * SQLite's write-ahead log is copied into the database file by a checkpointer thread, not by

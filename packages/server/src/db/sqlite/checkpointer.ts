@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { ThrottledLog } from "./throttled-log.js";
 
 /** How often the checkpointer copies the write-ahead log into the database file. */
 const CHECKPOINT_EVERY_MS = 250;
@@ -213,37 +214,6 @@ export function startCheckpointer(path: string, connection: { pragma(source: str
 function pageBytes(connection: { pragma(source: string): unknown }): number {
   const [row] = connection.pragma("page_size") as { page_size?: number }[];
   return row?.page_size ?? 4096;
-}
-
-/**
- * Logs the first failure at once, then at most one line per `everyMs` with how many failures
- * there were since the last line: a checkpoint failing every 250 ms must not flood the log.
- */
-export class ThrottledLog {
-  private count = 0;
-  private last = "";
-  private loggedAt: number | undefined;
-
-  constructor(
-    private readonly everyMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  record(message: string, log: (count: number, last: string) => void): void {
-    this.count++;
-    this.last = message;
-    const now = this.now();
-    if (this.loggedAt !== undefined && now - this.loggedAt < this.everyMs) return;
-    this.loggedAt = now;
-    this.flush(log);
-  }
-
-  /** Logs the failures not yet logged, if any (on stop, so none go unreported). */
-  flush(log: (count: number, last: string) => void): void {
-    if (this.count === 0) return;
-    log(this.count, this.last);
-    this.count = 0;
-  }
 }
 
 const warningLogger: CheckpointerLogger = {
