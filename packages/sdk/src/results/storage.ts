@@ -49,7 +49,8 @@ export function defaultLocalStoragePath(env: NodeJS.ProcessEnv = process.env): s
  * that would leave `basepath` (`../x`) is refused. Several processes and machines can share
  * one folder (a network mount): that is how a later process reads results and cache hits.
  * SERIALIZABLE transactions lock with lock folders in `basepath/.locks/` (proper-lockfile:
- * refreshed while held, taken over when a holder stops refreshing it for `staleSeconds`).
+ * refreshed while held, taken over when a holder stops refreshing it for `staleSeconds`, 2 s at
+ * least).
  *
  * @example
  * import { LocalFileSystem, task } from "@baton/sdk";
@@ -66,8 +67,9 @@ export class LocalFileSystem implements ResultStorage {
       throw new InvalidOptionError("LocalFileSystem.basepath", "must be a non-empty path");
     }
     const staleSeconds = options.staleSeconds ?? 10;
-    // proper-lockfile takes over a lock not refreshed for this long: 0, a negative or NaN
-    // would have every waiter take over every lock at once.
+    // proper-lockfile raises any stale time under 2 s (0, a negative, NaN) to 2 s, so a bad
+    // value would run silently with a stale time nobody asked for: refused, naming the field,
+    // as S3Bucket.lockStaleSeconds is. Values between 0 and 2 are accepted and raised to 2 s.
     if (!(typeof staleSeconds === "number" && Number.isFinite(staleSeconds) && staleSeconds > 0)) {
       throw new InvalidOptionError("LocalFileSystem.staleSeconds", `must be a number of seconds above 0, got ${typeof staleSeconds === "string" ? JSON.stringify(staleSeconds) : String(staleSeconds)}`);
     }
