@@ -45,7 +45,10 @@ export interface TriggerEngineOptions {
   db: Database;
   clock: Clock;
   logger: Logger;
-  /** Called when an automation's top-level trigger fires or resolves (`firing.trigger_states`): run its actions. */
+  /**
+   * Called when an automation's top-level trigger fires or resolves (`firing.trigger_states`):
+   * run its actions. Called only after the evaluation that decided it has committed.
+   */
   act(automation: Automation, firing: Firing): Promise<void>;
 }
 
@@ -55,6 +58,12 @@ interface LoadedTrigger {
   trigger: EventTrigger;
   matcher: TriggerMatcher;
   parent: CompositeTrigger | null;
+}
+
+/** An automation to act on a firing (or resolution) of its trigger. */
+interface Decision {
+  automation: Automation;
+  firing: Firing;
 }
 
 const seconds = (s: number): number => s * 1000;
@@ -118,21 +127,52 @@ export class TriggerEngine {
    * for the WAL to reach the disk).
    */
   private ex: Executor;
+  /** The actions decided by the evaluation in progress, not yet taken. */
+  private decided: Decision[] | undefined;
 
   constructor(private readonly options: TriggerEngineOptions) {
     this.ex = options.db.kysely;
   }
 
-  /** Runs `fn` with `this.ex` bound to one write transaction. Nothing inside may use `db.kysely` (on SQLite its one connection is held). */
-  private async transaction(fn: () => Promise<void>): Promise<void> {
-    await this.options.db.write(async (trx) => {
-      this.ex = trx;
-      try {
-        await fn();
-      } finally {
-        this.ex = this.options.db.kysely;
+  /**
+   * Runs one evaluation: `fn` with `this.ex` bound to one write transaction (or, for a batch
+   * only stateless triggers cover, to the database: they write nothing). The actions it
+   * decides on are collected, and taken only once the transaction has committed: were they
+   * taken as decided, a transaction that then rolled back (a failed statement, a conflict)
+   * would leave actions taken for a firing that never happened, and taken again when the
+   * evaluation is retried. Nothing inside may use `db.kysely` (on SQLite its one connection is held).
+   */
+  private async evaluation(fn: () => Promise<void>, transactional = true): Promise<void> {
+    const decided: Decision[] = [];
+    this.decided = decided;
+    try {
+      if (!transactional) await fn();
+      else {
+        await this.options.db.write(async (trx) => {
+          this.ex = trx;
+          try {
+            await fn();
+          } finally {
+            this.ex = this.options.db.kysely;
+          }
+        });
       }
-    });
+    } finally {
+      this.decided = undefined;
+    }
+    for (const { automation, firing } of decided) {
+      try {
+        await this.options.act(automation, firing);
+      } catch (error) {
+        this.options.logger.error({ err: error, automation: automation.id, trigger: firing.trigger_id }, "taking an automation's actions failed");
+      }
+    }
+  }
+
+  /** The evaluation in progress decided that `automation` acts on `firing` (see `evaluation`). */
+  private decide(automation: Automation, firing: Firing): void {
+    if (!this.decided) throw new Error("an automation acted outside an evaluation");
+    this.decided.push({ automation, firing });
   }
 
   /** The number of event triggers loaded (enabled automations only). */
@@ -151,12 +191,10 @@ export class TriggerEngine {
       await this.refresh();
       const fresh = events.filter((event) => !this.seen.has(event.id));
       const interested = this.triggers.size === 0 ? "none" : this.interest(fresh);
-      if (interested === "stateful") {
-        await this.transaction(async () => {
+      if (interested !== "none") {
+        await this.evaluation(async () => {
           for (const event of fresh) await this.reactive(event);
-        });
-      } else if (interested === "stateless") {
-        for (const event of fresh) await this.reactive(event);
+        }, interested === "stateful");
       }
       for (const event of fresh) this.remember(event.id);
     });
@@ -183,7 +221,7 @@ export class TriggerEngine {
         if (due > now.getTime()) continue;
         try {
           // One transaction per trigger: a failing trigger does not undo the others.
-          await this.transaction(async () => {
+          await this.evaluation(async () => {
             this.nextProactiveRuns.set(key, (await this.proactive(loaded, now)).getTime());
           });
         } catch (error) {
@@ -201,7 +239,7 @@ export class TriggerEngine {
       const loaded = this.triggers.get(`${state.automationId}:${state.triggerId}`);
       if (!loaded) continue;
       try {
-        await this.transaction(() => this.resolveEvent(loaded, state.bucketingKey, null));
+        await this.evaluation(() => this.resolveEvent(loaded, state.bucketingKey, null));
       } catch (error) {
         this.options.logger.error({ err: error, automation: state.automationId, trigger: state.triggerId }, "resolving a trigger failed");
       }
@@ -403,7 +441,7 @@ export class TriggerEngine {
 
   private async resolved(automation: Automation, parent: CompositeTrigger | null, firing: Firing): Promise<void> {
     if (parent) await this.resolveComposite(automation, parent, firing);
-    else await this.options.act(automation, firing);
+    else this.decide(automation, firing);
   }
 
   /** A child of a Triggered composite resolved: the composite resolves when too few of its children are still Triggered. */
@@ -438,7 +476,7 @@ export class TriggerEngine {
 
   private async fire(automation: Automation, parent: CompositeTrigger | null, firing: Firing): Promise<void> {
     if (parent) await this.evaluateComposite(automation, parent, firing);
-    else await this.options.act(automation, firing);
+    else this.decide(automation, firing);
   }
 
   /** A child of a compound or sequence trigger fired: record it, and fire the parent once enough children have. */
