@@ -18,9 +18,11 @@ import {
   removeBucketsReaching,
   startNewBucket,
   sweepClosedBuckets,
+  takeBucket,
   upsertChildFiring,
   type Bucket,
   type BucketRef,
+  type TriggeredExpectation,
 } from "../db/queries/trigger-state.js";
 import type { Clock } from "../services/service.js";
 import { newFiring, type Firing } from "./firing.js";
@@ -239,7 +241,9 @@ export class TriggerEngine {
       const loaded = this.triggers.get(`${state.automationId}:${state.triggerId}`);
       if (!loaded) continue;
       try {
-        await this.evaluation(() => this.resolveEvent(loaded, state.bucketingKey, null));
+        // Read outside the transaction: it resolves only if the state is still the one read,
+        // still due (another server may have resolved it, and it may have fired again since).
+        await this.evaluation(() => this.resolveEvent(loaded, state.bucketingKey, null, { triggeredAt: state.triggeredAt, dueBy: now }));
       } catch (error) {
         this.options.logger.error({ err: error, automation: state.automationId, trigger: state.triggerId }, "resolving a trigger failed");
       }
@@ -388,8 +392,9 @@ export class TriggerEngine {
         { automation: loaded.automation.id, trigger: trigger.id, count: bucket.count, key: bucket.bucketingKey },
         `automation ${loaded.automation.name} triggered ${event ? "reactively" : "proactively"}`,
       );
-      // The window goes before acting, so a crash right after cannot act twice for it.
-      await removeBucket(db, bucket);
+      // The window goes before acting, so a crash right after cannot act twice for it; and
+      // only the evaluation that takes it fires (another server may have read it too).
+      if (!(await takeBucket(db, bucket))) return null;
       if (resolvable(trigger)) {
         // A Reactive trigger resolves if the window after this one passes without it firing
         // again (with `after`, windows open only on `after` events: a window's length from now).
@@ -426,14 +431,14 @@ export class TriggerEngine {
   private async enterTriggered(loaded: LoadedTrigger, key: readonly string[], firing: Firing, now: Date, resolveAt: Date | null): Promise<void> {
     const ref: BucketRef = { automationId: loaded.automation.id, triggerId: loaded.trigger.id, bucketingKey: key };
     const previous = await readTriggered<Firing>(this.ex, ref);
-    if (previous?.resolveAt && previous.resolveAt <= now) await this.resolveEvent(loaded, key, null);
+    if (previous?.resolveAt && previous.resolveAt <= now) await this.resolveEvent(loaded, key, null, { triggeredAt: previous.triggeredAt, dueBy: now });
     await markTriggered(this.ex, ref, new Date(firing.triggered), resolveAt, firing);
   }
 
   /** An event trigger's condition cleared for `key`: if it was Triggered, it resolves (once), and so may the composite above it. */
-  private async resolveEvent(loaded: LoadedTrigger, key: readonly string[], event: ReceivedEvent | null): Promise<void> {
+  private async resolveEvent(loaded: LoadedTrigger, key: readonly string[], event: ReceivedEvent | null, expected: TriggeredExpectation = {}): Promise<void> {
     const { automation, trigger, parent } = loaded;
-    if (!(await clearTriggered(this.ex, { automationId: automation.id, triggerId: trigger.id, bucketingKey: key }))) return;
+    if (!(await clearTriggered(this.ex, { automationId: automation.id, triggerId: trigger.id, bucketingKey: key }, expected))) return;
     const firing = newFiring(trigger, this.options.clock.now(), { trigger_states: ["Resolved"], triggering_labels: labelsOf(trigger, key), triggering_event: event });
     this.options.logger.info({ automation: automation.id, trigger: trigger.id, key }, `automation ${automation.name} resolved`);
     await this.resolved(automation, parent, firing);

@@ -125,6 +125,25 @@ export async function startNewBucket(db: Executor, ref: BucketRef, start: Date, 
   return bucketFromRow(row);
 }
 
+/**
+ * Removes the window `bucket` if it is still the one stored, as read (same bounds and count),
+ * and says whether it was. Two servers evaluating the same window both read it; only the one
+ * that removes it may fire for it (on PostgreSQL the other's DELETE waits for the first to
+ * commit, then finds the row gone or replaced by the next window).
+ */
+export async function takeBucket(db: Executor, bucket: Bucket): Promise<boolean> {
+  const result = await db
+    .deleteFrom("automation_bucket")
+    .where("automation_id", "=", bucket.automationId)
+    .where("trigger_id", "=", bucket.triggerId)
+    .where("bucketing_key", "=", keyText(bucket.bucketingKey))
+    .where("bucket_start", "=", bucket.start.toISOString())
+    .where("bucket_end", "=", bucket.end.toISOString())
+    .where("count", "=", bucket.count)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
 export async function removeBucket(db: Executor, ref: BucketRef): Promise<void> {
   await db
     .deleteFrom("automation_bucket")
@@ -271,14 +290,30 @@ export async function markTriggered(db: Executor, ref: BucketRef, triggeredAt: D
     .execute();
 }
 
-/** Resolves: removes the Triggered state, and says whether there was one (so only one evaluation acts on a resolution). */
-export async function clearTriggered(db: Executor, ref: BucketRef): Promise<boolean> {
-  const result = await db
+/**
+ * The Triggered state an evaluation read, that a resolution must still find to act on it:
+ * `triggeredAt` as read, and for a Reactive trigger's quiet-window resolution, still due by
+ * `dueBy`. A trigger that fired again meanwhile (another server) is left Triggered.
+ */
+export interface TriggeredExpectation {
+  triggeredAt?: Date;
+  dueBy?: Date;
+}
+
+/**
+ * Resolves: removes the Triggered state, and says whether there was one (so only one
+ * evaluation acts on a resolution). With `expected`, only if the state is still the one read
+ * (a compare-and-set): a server acting on a stale read resolves nothing.
+ */
+export async function clearTriggered(db: Executor, ref: BucketRef, expected: TriggeredExpectation = {}): Promise<boolean> {
+  let query = db
     .deleteFrom("automation_trigger_state")
     .where("automation_id", "=", ref.automationId)
     .where("trigger_id", "=", ref.triggerId)
-    .where("bucketing_key", "=", keyText(ref.bucketingKey))
-    .executeTakeFirst();
+    .where("bucketing_key", "=", keyText(ref.bucketingKey));
+  if (expected.triggeredAt) query = query.where("triggered_at", "=", expected.triggeredAt.toISOString());
+  if (expected.dueBy) query = query.where("resolve_at", "<=", expected.dueBy.toISOString());
+  const result = await query.executeTakeFirst();
   return result.numDeletedRows > 0n;
 }
 
