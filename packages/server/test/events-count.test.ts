@@ -65,7 +65,7 @@ for (const dialect of DIALECTS) {
         expect(badUnit.status, JSON.stringify(time_unit)).toBe(422);
         expect(message(badUnit)).toMatch(/body\.time_unit/);
       }
-      for (const time_interval of [0, -1, 1.5, "soon", null]) {
+      for (const time_interval of [0, -1, "soon", null]) {
         const badInterval = await count("time", { filter: range, time_unit: "hour", time_interval });
         expect(badInterval.status, JSON.stringify(time_interval)).toBe(422);
         expect(message(badInterval)).toMatch(/time_interval/);
