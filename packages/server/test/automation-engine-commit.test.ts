@@ -93,6 +93,23 @@ for (const dialect of DIALECTS) {
       expect(acted).toHaveLength(1);
     });
 
+    it("trigger state is stamped with the engine's clock, not the wall clock", async () => {
+      const clock = new MovableClock();
+      clock.advance(10 * 86_400);
+      const engine = engineOn(server, clock, []);
+      const resource = `test.commit.${randomUUID()}`;
+      const created = await automation("commit-clock", { posture: "Reactive", expect: ["test.commit.tick"], match: { "prefect.resource.id": resource }, threshold: 1, within: 60 });
+      await engine.handle([event("test.commit.tick", resource, clock)]);
+      const stamps = [
+        ...(await server.db.kysely.selectFrom("automation_bucket").select(["created", "updated"]).where("automation_id", "=", created.id).execute()),
+        ...(await server.db.kysely.selectFrom("automation_trigger_state").select(["created", "updated"]).where("automation_id", "=", created.id).execute()),
+      ];
+      expect(stamps).toHaveLength(2);
+      for (const stamp of [...stamps.map((s) => s.created), ...stamps.map((s) => s.updated)]) {
+        expect(Math.abs(new Date(stamp).getTime() - clock.now().getTime())).toBeLessThan(60_000);
+      }
+    });
+
     it("a rolled-back proactive evaluation takes no action, and the next pass acts exactly once", async () => {
       const clock = new MovableClock();
       const acted: Acted = [];

@@ -56,12 +56,12 @@ for (const dialect of DIALECTS) {
     it("a resolution acts only on the Triggered state it read (compare-and-set)", async () => {
       const ref = { automationId: (await automation("cas-state", { posture: "Reactive", expect: ["x"] })).id, triggerId: randomUUID(), bucketingKey: ["k"] };
       const t0 = new Date(Date.now() - 120_000);
-      await markTriggered(server.db.kysely, ref, t0, new Date(t0.getTime() + 60_000), { n: 1 });
+      await markTriggered(server.db.kysely, new Date(), ref, t0, new Date(t0.getTime() + 60_000), { n: 1 });
       const now = new Date();
       const [read] = (await readTriggeredDue(server.db.kysely, now)).filter((s) => s.automationId === ref.automationId);
       expect(read).toBeDefined();
       // Another server fires it again before this one clears it: the stale clear does nothing.
-      await markTriggered(other.kysely, ref, new Date(now.getTime() - 1000), new Date(now.getTime() + 60_000), { n: 2 });
+      await markTriggered(other.kysely, new Date(), ref, new Date(now.getTime() - 1000), new Date(now.getTime() + 60_000), { n: 2 });
       expect(await clearTriggered(server.db.kysely, ref, { triggeredAt: read!.triggeredAt, dueBy: now })).toBe(false);
       // Not due any more either, whatever it reads now.
       expect(await clearTriggered(server.db.kysely, ref, { dueBy: now })).toBe(false);
@@ -72,8 +72,8 @@ for (const dialect of DIALECTS) {
     it("a window is taken once, and not once another server replaced it", async () => {
       const ref = { automationId: (await automation("cas-window", { posture: "Reactive", expect: ["x"] })).id, triggerId: randomUUID(), bucketingKey: [] };
       const start = new Date(Date.now() - 60_000);
-      const stale = await ensureBucket(server.db.kysely, ref, start, new Date(start.getTime() + 30_000), null);
-      await startNewBucket(other.kysely, ref, new Date(start.getTime() + 30_000), new Date(start.getTime() + 60_000), 0);
+      const stale = await ensureBucket(server.db.kysely, new Date(), ref, start, new Date(start.getTime() + 30_000), null);
+      await startNewBucket(other.kysely, new Date(), ref, new Date(start.getTime() + 30_000), new Date(start.getTime() + 60_000), 0);
       expect(await takeBucket(server.db.kysely, stale)).toBe(false);
       const fresh = (await readBucket(server.db.kysely, ref))!;
       expect(await takeBucket(server.db.kysely, fresh)).toBe(true);

@@ -328,10 +328,10 @@ export class TriggerEngine {
         // An event both in `after` and `expect` opens the window and is counted by it: the
         // window starts at -1 so that this first event leaves it at 0 (Prefect's rule).
         const initial = matcher.expects(event.event) ? -1 : 0;
-        bucket = await ensureBucket(db, ref, occurred, new Date(occurred.getTime() + within), event, initial);
+        bucket = await ensureBucket(db, this.options.clock.now(), ref, occurred, new Date(occurred.getTime() + within), event, initial);
       }
       if (!bucket && trigger.after.length === 0 && matcher.expects(event.event)) {
-        bucket = await ensureBucket(db, ref, new Date(occurred.getTime() - PRECEDING_EVENT_LOOKBACK_MS), new Date(occurred.getTime() + within), event);
+        bucket = await ensureBucket(db, this.options.clock.now(), ref, new Date(occurred.getTime() - PRECEDING_EVENT_LOOKBACK_MS), new Date(occurred.getTime() + within), event);
       }
       if (!matcher.expects(event.event)) continue;
       bucket ??= await readBucket(db, ref);
@@ -350,7 +350,7 @@ export class TriggerEngine {
     const within = seconds(trigger.within);
     let runAgainAt = asOf.getTime() + within;
     if (trigger.for_each.length === 0) {
-      await ensureBucket(db, { automationId: automation.id, triggerId: trigger.id, bucketingKey: [] }, asOf, new Date(asOf.getTime() + within), null);
+      await ensureBucket(db, this.options.clock.now(), { automationId: automation.id, triggerId: trigger.id, bucketingKey: [] }, asOf, new Date(asOf.getTime() + within), null);
     }
     await removeBucketsReaching(db, automation.id, trigger.id, trigger.threshold);
     for (const bucket of await readBucketsForTrigger(db, automation.id, trigger.id)) {
@@ -376,7 +376,7 @@ export class TriggerEngine {
     if (now < bucket.start) return bucket;
 
     if (count > 0 && (immediate || (bucket.start <= now && now < bucket.end))) {
-      bucket = await incrementBucket(db, bucket, count, event);
+      bucket = await incrementBucket(db, this.options.clock.now(), bucket, count, event);
       count = 0;
     }
 
@@ -417,10 +417,10 @@ export class TriggerEngine {
     const end = new Date(start.getTime() + seconds(trigger.within));
     if (trigger.posture === "Reactive" && count > 0) {
       // The event belongs to the next window: open it and evaluate the event again there.
-      const next = await startNewBucket(db, bucket, start, end, 0);
+      const next = await startNewBucket(db, this.options.clock.now(), bucket, start, end, 0);
       return this.evaluate(loaded, next, now, event);
     }
-    return startNewBucket(db, bucket, start, end, count);
+    return startNewBucket(db, this.options.clock.now(), bucket, start, end, count);
   }
 
   /**
@@ -432,7 +432,7 @@ export class TriggerEngine {
     const ref: BucketRef = { automationId: loaded.automation.id, triggerId: loaded.trigger.id, bucketingKey: key };
     const previous = await readTriggered<Firing>(this.ex, ref);
     if (previous?.resolveAt && previous.resolveAt <= now) await this.resolveEvent(loaded, key, null, { triggeredAt: previous.triggeredAt, dueBy: now });
-    await markTriggered(this.ex, ref, new Date(firing.triggered), resolveAt, firing);
+    await markTriggered(this.ex, this.options.clock.now(), ref, new Date(firing.triggered), resolveAt, firing);
   }
 
   /** An event trigger's condition cleared for `key`: if it was Triggered, it resolves (once), and so may the composite above it. */
@@ -465,7 +465,7 @@ export class TriggerEngine {
 
   /** A composite fires: it enters the Triggered state (when it can ever resolve), then fires upward. */
   private async fireComposite(automation: Automation, parent: CompositeTrigger, grandparent: CompositeTrigger | null, firing: Firing): Promise<void> {
-    if (resolvable(parent)) await markTriggered(this.ex, { automationId: automation.id, triggerId: parent.id, bucketingKey: [] }, new Date(firing.triggered), null, firing);
+    if (resolvable(parent)) await markTriggered(this.ex, this.options.clock.now(), { automationId: automation.id, triggerId: parent.id, bucketingKey: [] }, new Date(firing.triggered), null, firing);
     await this.fire(automation, grandparent, firing);
   }
 
@@ -495,7 +495,7 @@ export class TriggerEngine {
       return;
     }
     if (parent.within !== null) await clearOldChildFirings(db, automation.id, parent.id, new Date(firedAt.getTime() - seconds(parent.within)));
-    await upsertChildFiring(db, automation.id, parent.id, firing.trigger_id, firing.id, firedAt, firing);
+    await upsertChildFiring(db, this.options.clock.now(), automation.id, parent.id, firing.trigger_id, firing.id, firedAt, firing);
     const rows = await readChildFirings<Firing>(db, automation.id, parent.id);
     if (!rows.some((row) => row.firingId === firing.id)) return;
     const firings = rows.map((row) => row.firing);

@@ -7,7 +7,8 @@ import type { AutomationBucketTable, AutomationTriggerStateTable } from "../sche
 /**
  * The persisted state of event triggers (one open bucket per trigger and `for_each` key) and
  * of composite triggers (the child firings collected so far), as Prefect keeps them in
- * `automation_bucket` and `composite_trigger_child_firing`. Every change is one statement.
+ * `automation_bucket` and `composite_trigger_child_firing`. Every change is one statement,
+ * stamped (`created`, `updated`) with the time the caller's clock gives.
  */
 
 export interface Bucket {
@@ -53,8 +54,8 @@ export async function readBucket(db: Executor, ref: BucketRef): Promise<Bucket |
   return row && bucketFromRow(row);
 }
 
-function newRow(ref: BucketRef, start: Date, end: Date, count: number, lastEvent: ReceivedEvent | null, operation: string, triggeredAt: Date | null = null) {
-  const now = new Date().toISOString();
+function newRow(at: Date, ref: BucketRef, start: Date, end: Date, count: number, lastEvent: ReceivedEvent | null, operation: string, triggeredAt: Date | null = null) {
+  const now = at.toISOString();
   return {
     id: newId(),
     created: now,
@@ -72,10 +73,10 @@ function newRow(ref: BucketRef, start: Date, end: Date, count: number, lastEvent
 }
 
 /** The bucket for `ref`, created with these bounds if there is none (an existing one keeps its bounds and count). */
-export async function ensureBucket(db: Executor, ref: BucketRef, start: Date, end: Date, lastEvent: ReceivedEvent | null, initialCount = 0): Promise<Bucket> {
+export async function ensureBucket(db: Executor, now: Date, ref: BucketRef, start: Date, end: Date, lastEvent: ReceivedEvent | null, initialCount = 0): Promise<Bucket> {
   const row = await db
     .insertInto("automation_bucket")
-    .values(newRow(ref, start, end, initialCount, lastEvent, "ensure_bucket[insert]"))
+    .values(newRow(now, ref, start, end, initialCount, lastEvent, "ensure_bucket[insert]"))
     .onConflict((oc) =>
       oc.columns(["automation_id", "trigger_id", "bucketing_key"]).doUpdateSet(
         lastEvent ? { last_event: toJson(lastEvent) } : { count: sql<number>`automation_bucket.count` },
@@ -87,15 +88,15 @@ export async function ensureBucket(db: Executor, ref: BucketRef, start: Date, en
 }
 
 /** Adds `count` to the bucket in one statement. */
-export async function incrementBucket(db: Executor, bucket: Bucket, count: number, lastEvent: ReceivedEvent | null): Promise<Bucket> {
+export async function incrementBucket(db: Executor, now: Date, bucket: Bucket, count: number, lastEvent: ReceivedEvent | null): Promise<Bucket> {
   const row = await db
     .insertInto("automation_bucket")
-    .values(newRow(bucket, bucket.start, bucket.end, count, lastEvent, "increment_bucket[insert]"))
+    .values(newRow(now, bucket, bucket.start, bucket.end, count, lastEvent, "increment_bucket[insert]"))
     .onConflict((oc) =>
       oc.columns(["automation_id", "trigger_id", "bucketing_key"]).doUpdateSet({
         count: sql<number>`automation_bucket.count + ${count}`,
         last_operation: "increment_bucket[update]",
-        updated: new Date().toISOString(),
+        updated: now.toISOString(),
         ...(lastEvent ? { last_event: toJson(lastEvent) } : {}),
       }),
     )
@@ -105,8 +106,8 @@ export async function incrementBucket(db: Executor, bucket: Bucket, count: numbe
 }
 
 /** Replaces the bucket for `ref` with a new window. */
-export async function startNewBucket(db: Executor, ref: BucketRef, start: Date, end: Date, count: number, lastEvent: ReceivedEvent | null = null): Promise<Bucket> {
-  const values = newRow(ref, start, end, count, lastEvent, "start_new_bucket[insert]");
+export async function startNewBucket(db: Executor, now: Date, ref: BucketRef, start: Date, end: Date, count: number, lastEvent: ReceivedEvent | null = null): Promise<Bucket> {
+  const values = newRow(now, ref, start, end, count, lastEvent, "start_new_bucket[insert]");
   const row = await db
     .insertInto("automation_bucket")
     .values(values)
@@ -184,8 +185,8 @@ export interface ChildFiringRow<F> {
 }
 
 /** Records a child's firing; a newer firing of the same child replaces the older one. */
-export async function upsertChildFiring(db: Executor, automationId: string, parentTriggerId: string, childTriggerId: string, firingId: string, firedAt: Date, firing: unknown): Promise<void> {
-  const now = new Date().toISOString();
+export async function upsertChildFiring(db: Executor, at: Date, automationId: string, parentTriggerId: string, childTriggerId: string, firingId: string, firedAt: Date, firing: unknown): Promise<void> {
+  const now = at.toISOString();
   await db
     .insertInto("composite_trigger_child_firing")
     .values({
@@ -275,8 +276,8 @@ export async function readTriggered<F>(db: Executor, ref: BucketRef): Promise<Tr
 }
 
 /** Puts the trigger in the Triggered state for `ref`, or moves its resolution later when it already was (it fired again). */
-export async function markTriggered(db: Executor, ref: BucketRef, triggeredAt: Date, resolveAt: Date | null, firing: unknown): Promise<void> {
-  const now = new Date().toISOString();
+export async function markTriggered(db: Executor, at: Date, ref: BucketRef, triggeredAt: Date, resolveAt: Date | null, firing: unknown): Promise<void> {
+  const now = at.toISOString();
   const values = {
     triggered_at: triggeredAt.toISOString(),
     resolve_at: resolveAt?.toISOString() ?? null,
