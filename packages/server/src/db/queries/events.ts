@@ -176,7 +176,7 @@ function all(conds: ReadonlyArray<RawBuilder<SqlBool>>): RawBuilder<SqlBool> {
  */
 const LIST_AS_JSON = 32;
 
-/** The rows of a JSON array bound as one parameter: `alias.value`, text, each element in turn. */
+/** The elements of `values`, bound as one JSON parameter, as rows: `alias.value` (SQLite: text; PostgreSQL: jsonb). */
 function jsonList(postgres: boolean, values: readonly unknown[], alias: string): RawBuilder<unknown> {
   const json = JSON.stringify(values);
   return postgres ? sql`jsonb_array_elements(${json}::jsonb) AS ${sql.raw(alias)}(value)` : sql`json_each(${json}) AS ${sql.raw(alias)}`;
