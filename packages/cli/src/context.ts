@@ -17,6 +17,8 @@ export interface CliContext {
   env: NodeJS.ProcessEnv;
   stdout: Output;
   stderr: Output;
+  /** Where `--secret-stdin` and the like read from (`process.stdin` unless a test gives one). */
+  stdin?: NodeJS.ReadableStream;
   /** A client for the server at `BATON_API_URL`; throws a one-line error for a malformed URL. */
   client(): BatonClient;
   /** Resolves with the signal's name when the process is asked to stop (SIGINT, SIGTERM). */

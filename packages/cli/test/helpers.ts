@@ -58,9 +58,11 @@ export interface RunningCli {
   stdout(): string;
 }
 
-/** Starts `node dist/bin.js ...args` as a child process. */
-export function spawnCli(args: string[], env: Record<string, string> = {}): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(env), stdio: ["ignore", "pipe", "pipe"] });
+/** Starts `node dist/bin.js ...args` as a child process; `input`, if given, is its standard input. */
+export function spawnCli(args: string[], env: Record<string, string> = {}, input?: string): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], { env: cliEnv(env), stdio: ["pipe", "pipe", "pipe"] });
+  // No input is an empty one: the child reads end-of-file at once, as from /dev/null.
+  child.stdin.end(input ?? "");
   let stdout = "";
   let stderr = "";
   const waiters: Array<{ text: string; resolve: () => void; reject: (e: Error) => void }> = [];
@@ -91,8 +93,8 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Runn
 }
 
 /** Runs the CLI to completion. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return spawnCli(args, env).result;
+export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+  return spawnCli(args, env, input).result;
 }
 
 /** A port nothing listens on right now. */

@@ -76,6 +76,36 @@ describe("baton webhook", () => {
     expect(lines(missingId.stderr)).toEqual([`error: Webhook ${before.id} not found`]);
   });
 
+  it("takes the secret from standard input or BATON_WEBHOOK_SECRET, off the command line", async () => {
+    const secret = "a-secret-kept-off-the-command-line";
+    const accepts = async (stdout: string) => {
+      const url = urlIn(stdout);
+      expect((await post(url, { kind: "x" })).status).toBe(401);
+      expect((await post(url, { kind: "x" }, { "x-baton-webhook-secret": secret })).status).toBe(204);
+    };
+    const piped = await runCli(["webhook", "create", "from-stdin", "--template", TEMPLATE, "--secret-stdin"], env, `${secret}\n`);
+    expect(piped.code, piped.stderr).toBe(0);
+    await accepts(piped.stdout);
+    const fromEnv = await runCli(["webhook", "create", "from-env", "--template", TEMPLATE], { ...env, BATON_WEBHOOK_SECRET: secret });
+    expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    await accepts(fromEnv.stdout);
+    // Standard input wins over the variable; the option and standard input together are refused.
+    const both = await runCli(["webhook", "create", "stdin-over-env", "--template", TEMPLATE, "--secret-stdin"], { ...env, BATON_WEBHOOK_SECRET: "the-variable-secret-value" }, secret);
+    expect(both.code, both.stderr).toBe(0);
+    await accepts(both.stdout);
+    const twice = await runCli(["webhook", "create", "twice", "--template", TEMPLATE, "--secret", secret, "--secret-stdin"], env, secret);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain("not both");
+    const empty = await runCli(["webhook", "create", "empty", "--template", TEMPLATE, "--secret-stdin"], env, "");
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain("no secret on standard input");
+    expect(await byName("twice")).toBeUndefined();
+    expect(await byName("empty")).toBeUndefined();
+    const help = await runCli(["webhook", "create", "--help"], env);
+    expect(help.stdout).toContain("--secret-stdin");
+    expect(help.stdout).toContain("BATON_WEBHOOK_SECRET");
+  });
+
   it("says what is wrong with bad input", async () => {
     const none = await runCli(["webhook", "create", "no-template"], env);
     expect(none.code).toBe(2);

@@ -56,6 +56,26 @@ for (const dialect of DIALECTS) {
       const tooMany = await count("time", { filter: range, time_unit: "second", time_interval: 1 });
       expect(tooMany.status).toBe(422);
       expect((tooMany.body as unknown as { exception_message: string }).exception_message).toMatch(/time_interval/);
+      const message = (response: { body: unknown }) => (response.body as { exception_message: string }).exception_message;
+      const unknown = await count("color", { filter: range });
+      expect(message(unknown)).toMatch(/countable/);
+      expect(message(unknown)).toMatch(/day|time|event|resource/);
+      for (const time_unit of ["fortnight", "", 5, null, ["hour"]]) {
+        const badUnit = await count("time", { filter: range, time_unit, time_interval: 1 });
+        expect(badUnit.status, JSON.stringify(time_unit)).toBe(422);
+        expect(message(badUnit)).toMatch(/body\.time_unit/);
+      }
+      for (const time_interval of [0, -1, "soon", null]) {
+        const badInterval = await count("time", { filter: range, time_unit: "hour", time_interval });
+        expect(badInterval.status, JSON.stringify(time_interval)).toBe(422);
+        expect(message(badInterval)).toMatch(/time_interval/);
+      }
+      // A bad filter inside a count is named as in POST /events/filter.
+      const badFilter = await count("event", { filter: { ...range, related: { resources_in_roles: [["only-an-id"]] } } });
+      expect(badFilter.status).toBe(422);
+      expect(message(badFilter)).toMatch(/body\.filter\.related/);
+      // And the server goes on counting.
+      expect((await count("event", { filter: range })).status).toBe(200);
       const noFilter = await count("event", {});
       expect(noFilter.status).toBe(422);
       expect((noFilter.body as unknown as { exception_message: string }).exception_message).toMatch(/body\.filter/);

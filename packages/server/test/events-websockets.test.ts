@@ -181,6 +181,44 @@ for (const dialect of DIALECTS) {
       expect(notFilter.closed).toEqual({ code: 1002, reason: "Expected 'filter' message" });
     });
 
+    it("events/out refuses a bad related or any_resource filter to that client only, naming the field", async () => {
+      const resource = `baton.bad-out.${randomUUID()}`;
+      const watcher = await subscribe("/events/out", { resource: { id: [resource] } }, { backfill: false });
+      const probe = async (name: string) => {
+        const sent = event(name, resource);
+        await server.call("POST", "/events", [sent]);
+        await watcher.waitFor((c) => c.events().some((e) => e.id === sent.id), `the watcher to get ${name}`);
+      };
+      await probe("baton.bad-out.before");
+      const refusals: Array<[unknown, RegExp]> = [
+        [{ related: 5 }, /^Invalid filter: filter\.related/],
+        [{ related: { ids: ["x"] } }, /^Invalid filter: filter\.related.*ids/],
+        [{ related: { resources_in_roles: [["only-an-id"]] } }, /^Invalid filter: filter\.related.*resources_in_roles/],
+        [{ related: [{ role: ["flow"] }, { labels: { env: { no: 1 } } }] }, /^Invalid filter: filter\.related.*labels\.env/],
+        [{ related: Array.from({ length: 51 }, () => ({ role: ["flow"] })) }, /^Invalid filter: filter\.related/],
+        [{ any_resource: { id: "prefect.flow.x" } }, /^Invalid filter: filter\.any_resource.*id/],
+        [{ any_resource: { id: ["x"], role: ["flow"] } }, /^Invalid filter: filter\.any_resource.*role/],
+        [{ any_resource: [{ id_prefix: [5] }] }, /^Invalid filter: filter\.any_resource.*id_prefix/],
+        [{ any_resource: Array.from({ length: 6 }, () => ({ id: Array.from({ length: 1000 }, (_, i) => `x.${i}`) })) }, /^Invalid filter: filter.*more than 5000/],
+      ];
+      for (const [filter, reason] of refusals) {
+        const bad = await subscribe("/events/out", filter);
+        await bad.waitFor((c) => c.closed !== undefined, "close");
+        expect(bad.closed!.code, JSON.stringify(filter).slice(0, 200)).toBe(1002);
+        expect(bad.closed!.reason).toMatch(reason);
+        // A close reason is at most 123 bytes.
+        expect(Buffer.byteLength(bad.closed!.reason)).toBeLessThanOrEqual(123);
+      }
+      // Valid but large criteria are taken.
+      const large = await subscribe("/events/out", { related: { resources_in_roles: Array.from({ length: 1000 }, (_, i) => [`prefect.flow.${i}`, "flow"]) }, any_resource: { id_prefix: Array.from({ length: 1000 }, (_, i) => `nope.${i}.`) } });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(large.closed).toBeUndefined();
+      // The other client was not disturbed, and the server is fine.
+      await probe("baton.bad-out.after");
+      expect(watcher.closed).toBeUndefined();
+      expect((await server.call("GET", "/health")).status).toBe(200);
+    });
+
     it("logs/out streams logs as they are written, filtered", async () => {
       const flow = (await server.call<{ id: string }>("POST", "/flows/", { name: "log-flow" })).body;
       const run = (await server.call<FlowRun>("POST", "/flow_runs/", { flow_id: flow.id })).body;

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Webhook } from "@baton/core";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { readPages } from "../api.js";
 import { parseLimit } from "../arguments.js";
 import type { CliContext } from "../context.js";
@@ -28,6 +28,29 @@ function readTemplate(options: { template?: string; templateFile?: string }, req
   return options.template;
 }
 
+/** The environment variable `webhook create` takes the secret from when no option gives it. */
+export const WEBHOOK_SECRET_ENV = "BATON_WEBHOOK_SECRET";
+
+/** Everything on `input` up to its end, less one trailing newline (`echo "$S" | baton ...`). */
+async function readAll(input: NodeJS.ReadableStream): Promise<string> {
+  let text = "";
+  input.setEncoding("utf8");
+  for await (const chunk of input) text += String(chunk);
+  return text.replace(/\r?\n$/, "");
+}
+
+/**
+ * The secret of `webhook create`: `--secret-stdin` (kept out of shell history and the process
+ * list), else `--secret`, else BATON_WEBHOOK_SECRET; none is a webhook without a secret.
+ */
+async function readSecret(options: { secret?: string; secretStdin?: boolean }, source: string | undefined, ctx: CliContext): Promise<string | undefined> {
+  if (!options.secretStdin) return options.secret;
+  if (source === "cli") throw new UsageError("give the secret with --secret or --secret-stdin, not both");
+  const secret = await readAll(ctx.stdin ?? process.stdin);
+  if (secret === "") throw new UsageError("--secret-stdin: no secret on standard input");
+  return secret;
+}
+
 /** `baton webhook ...`: inbound webhooks (`POST /hooks/{slug}` turns a request into an event). */
 export function configureWebhookCommand(program: Command, ctx: CliContext): void {
   const webhook = program.command("webhook").description("Create, list, inspect, rotate and delete inbound webhooks");
@@ -53,12 +76,18 @@ export function configureWebhookCommand(program: Command, ctx: CliContext): void
     .option("--template <json>", "the template: the JSON of an event, with {{ body }}, {{ headers }}, {{ query }}...")
     .option("--template-file <path>", "read the template from a file")
     .option("--description <text>", "what the webhook is for", "")
-    .option("--secret <secret>", "a shared secret (16+ characters) every request must carry or sign with")
+    .addOption(
+      new Option("--secret <secret>", "a shared secret (16+ characters) every request must carry or sign with; on the command line it stays in shell history: prefer --secret-stdin or the variable").env(
+        WEBHOOK_SECRET_ENV,
+      ),
+    )
+    .option("--secret-stdin", "read the secret from standard input (e.g. printf %s \"$SECRET\" | baton webhook create ...)")
     .option("--disabled", "create it disabled (its URL answers 404 until enabled)")
     .option("--json", "print the created webhook as JSON")
-    .action(async (name: string, options: { template?: string; templateFile?: string; description: string; secret?: string; disabled?: boolean; json?: boolean }) => {
+    .action(async (name: string, options: { template?: string; templateFile?: string; description: string; secret?: string; secretStdin?: boolean; disabled?: boolean; json?: boolean }, command: Command) => {
       const template = readTemplate(options, true)!;
-      const body = { name, description: options.description, enabled: !options.disabled, template, ...(options.secret !== undefined ? { secret: options.secret } : {}) };
+      const secret = await readSecret(options, command.getOptionValueSource("secret"), ctx);
+      const body = { name, description: options.description, enabled: !options.disabled, template, ...(secret !== undefined ? { secret } : {}) };
       let created: Webhook;
       try {
         created = await ctx.client().request<Webhook>("POST", "/webhooks/", body);

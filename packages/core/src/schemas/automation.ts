@@ -10,7 +10,6 @@ import { ResourceSpecification } from "./event.js";
  * and actions to take when it fires.
  */
 
-
 /** Proactive triggers need a window of at least this many seconds (Prefect's rule). */
 export const MIN_PROACTIVE_WITHIN_SECONDS = 10;
 

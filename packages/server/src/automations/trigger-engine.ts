@@ -18,9 +18,11 @@ import {
   removeBucketsReaching,
   startNewBucket,
   sweepClosedBuckets,
+  takeBucket,
   upsertChildFiring,
   type Bucket,
   type BucketRef,
+  type TriggeredExpectation,
 } from "../db/queries/trigger-state.js";
 import type { Clock } from "../services/service.js";
 import { newFiring, type Firing } from "./firing.js";
@@ -46,7 +48,10 @@ export interface TriggerEngineOptions {
   db: Database;
   clock: Clock;
   logger: Logger;
-  /** Called when an automation's top-level trigger fires or resolves (`firing.trigger_states`): run its actions. */
+  /**
+   * Called when an automation's top-level trigger fires or resolves (`firing.trigger_states`):
+   * run its actions. Called only after the evaluation that decided it has committed.
+   */
   act(automation: Automation, firing: Firing): Promise<void>;
 }
 
@@ -56,6 +61,12 @@ interface LoadedTrigger {
   trigger: EventTrigger;
   matcher: TriggerMatcher;
   parent: CompositeTrigger | null;
+}
+
+/** An automation to act on a firing (or resolution) of its trigger. */
+interface Decision {
+  automation: Automation;
+  firing: Firing;
 }
 
 const seconds = (s: number): number => s * 1000;
@@ -119,21 +130,52 @@ export class TriggerEngine {
    * for the WAL to reach the disk).
    */
   private ex: Executor;
+  /** The actions decided by the evaluation in progress, not yet taken. */
+  private decided: Decision[] | undefined;
 
   constructor(private readonly options: TriggerEngineOptions) {
     this.ex = options.db.kysely;
   }
 
-  /** Runs `fn` with `this.ex` bound to one write transaction. Nothing inside may use `db.kysely` (on SQLite its one connection is held). */
-  private async transaction(fn: () => Promise<void>): Promise<void> {
-    await this.options.db.write(async (trx) => {
-      this.ex = trx;
-      try {
-        await fn();
-      } finally {
-        this.ex = this.options.db.kysely;
+  /**
+   * Runs one evaluation: `fn` with `this.ex` bound to one write transaction (or, for a batch
+   * only stateless triggers cover, to the database: they write nothing). The actions it
+   * decides on are collected, and taken only once the transaction has committed: were they
+   * taken as decided, a transaction that then rolled back (a failed statement, a conflict)
+   * would leave actions taken for a firing that never happened, and taken again when the
+   * evaluation is retried. Nothing inside may use `db.kysely` (on SQLite its one connection is held).
+   */
+  private async evaluation(fn: () => Promise<void>, transactional = true): Promise<void> {
+    const decided: Decision[] = [];
+    this.decided = decided;
+    try {
+      if (!transactional) await fn();
+      else {
+        await this.options.db.write(async (trx) => {
+          this.ex = trx;
+          try {
+            await fn();
+          } finally {
+            this.ex = this.options.db.kysely;
+          }
+        });
       }
-    });
+    } finally {
+      this.decided = undefined;
+    }
+    for (const { automation, firing } of decided) {
+      try {
+        await this.options.act(automation, firing);
+      } catch (error) {
+        this.options.logger.error({ err: error, automation: automation.id, trigger: firing.trigger_id }, "taking an automation's actions failed");
+      }
+    }
+  }
+
+  /** The evaluation in progress decided that `automation` acts on `firing` (see `evaluation`). */
+  private decide(automation: Automation, firing: Firing): void {
+    if (!this.decided) throw new Error("an automation acted outside an evaluation");
+    this.decided.push({ automation, firing });
   }
 
   /** The number of event triggers loaded (enabled automations only). */
@@ -152,12 +194,10 @@ export class TriggerEngine {
       await this.refresh();
       const fresh = events.filter((event) => !this.seen.has(event.id));
       const interested = this.triggers.size === 0 ? "none" : this.interest(fresh);
-      if (interested === "stateful") {
-        await this.transaction(async () => {
+      if (interested !== "none") {
+        await this.evaluation(async () => {
           for (const event of fresh) await this.reactive(event);
-        });
-      } else if (interested === "stateless") {
-        for (const event of fresh) await this.reactive(event);
+        }, interested === "stateful");
       }
       for (const event of fresh) this.seen.add(event.id);
     });
@@ -179,7 +219,7 @@ export class TriggerEngine {
         if (due > now.getTime()) continue;
         try {
           // One transaction per trigger: a failing trigger does not undo the others.
-          await this.transaction(async () => {
+          await this.evaluation(async () => {
             this.nextProactiveRuns.set(key, (await this.proactive(loaded, now)).getTime());
           });
         } catch (error) {
@@ -197,7 +237,9 @@ export class TriggerEngine {
       const loaded = this.triggers.get(`${state.automationId}:${state.triggerId}`);
       if (!loaded) continue;
       try {
-        await this.transaction(() => this.resolveEvent(loaded, state.bucketingKey, null));
+        // Read outside the transaction: it resolves only if the state is still the one read,
+        // still due (another server may have resolved it, and it may have fired again since).
+        await this.evaluation(() => this.resolveEvent(loaded, state.bucketingKey, null, { triggeredAt: state.triggeredAt, dueBy: now }));
       } catch (error) {
         this.options.logger.error({ err: error, automation: state.automationId, trigger: state.triggerId }, "resolving a trigger failed");
       }
@@ -282,10 +324,10 @@ export class TriggerEngine {
         // An event both in `after` and `expect` opens the window and is counted by it: the
         // window starts at -1 so that this first event leaves it at 0 (Prefect's rule).
         const initial = matcher.expects(event.event) ? -1 : 0;
-        bucket = await ensureBucket(db, ref, occurred, new Date(occurred.getTime() + within), event, initial);
+        bucket = await ensureBucket(db, this.options.clock.now(), ref, occurred, new Date(occurred.getTime() + within), event, initial);
       }
       if (!bucket && trigger.after.length === 0 && matcher.expects(event.event)) {
-        bucket = await ensureBucket(db, ref, new Date(occurred.getTime() - PRECEDING_EVENT_LOOKBACK_MS), new Date(occurred.getTime() + within), event);
+        bucket = await ensureBucket(db, this.options.clock.now(), ref, new Date(occurred.getTime() - PRECEDING_EVENT_LOOKBACK_MS), new Date(occurred.getTime() + within), event);
       }
       if (!matcher.expects(event.event)) continue;
       bucket ??= await readBucket(db, ref);
@@ -304,7 +346,7 @@ export class TriggerEngine {
     const within = seconds(trigger.within);
     let runAgainAt = asOf.getTime() + within;
     if (trigger.for_each.length === 0) {
-      await ensureBucket(db, { automationId: automation.id, triggerId: trigger.id, bucketingKey: [] }, asOf, new Date(asOf.getTime() + within), null);
+      await ensureBucket(db, this.options.clock.now(), { automationId: automation.id, triggerId: trigger.id, bucketingKey: [] }, asOf, new Date(asOf.getTime() + within), null);
     }
     await removeBucketsReaching(db, automation.id, trigger.id, trigger.threshold);
     for (const bucket of await readBucketsForTrigger(db, automation.id, trigger.id)) {
@@ -330,7 +372,7 @@ export class TriggerEngine {
     if (now < bucket.start) return bucket;
 
     if (count > 0 && (immediate || (bucket.start <= now && now < bucket.end))) {
-      bucket = await incrementBucket(db, bucket, count, event);
+      bucket = await incrementBucket(db, this.options.clock.now(), bucket, count, event);
       count = 0;
     }
 
@@ -346,8 +388,9 @@ export class TriggerEngine {
         { automation: loaded.automation.id, trigger: trigger.id, count: bucket.count, key: bucket.bucketingKey },
         `automation ${loaded.automation.name} triggered ${event ? "reactively" : "proactively"}`,
       );
-      // The window goes before acting, so a crash right after cannot act twice for it.
-      await removeBucket(db, bucket);
+      // The window goes before acting, so a crash right after cannot act twice for it; and
+      // only the evaluation that takes it fires (another server may have read it too).
+      if (!(await takeBucket(db, bucket))) return null;
       if (resolvable(trigger)) {
         // A Reactive trigger resolves if the window after this one passes without it firing
         // again (with `after`, windows open only on `after` events: a window's length from now).
@@ -370,10 +413,10 @@ export class TriggerEngine {
     const end = new Date(start.getTime() + seconds(trigger.within));
     if (trigger.posture === "Reactive" && count > 0) {
       // The event belongs to the next window: open it and evaluate the event again there.
-      const next = await startNewBucket(db, bucket, start, end, 0);
+      const next = await startNewBucket(db, this.options.clock.now(), bucket, start, end, 0);
       return this.evaluate(loaded, next, now, event);
     }
-    return startNewBucket(db, bucket, start, end, count);
+    return startNewBucket(db, this.options.clock.now(), bucket, start, end, count);
   }
 
   /**
@@ -384,14 +427,14 @@ export class TriggerEngine {
   private async enterTriggered(loaded: LoadedTrigger, key: readonly string[], firing: Firing, now: Date, resolveAt: Date | null): Promise<void> {
     const ref: BucketRef = { automationId: loaded.automation.id, triggerId: loaded.trigger.id, bucketingKey: key };
     const previous = await readTriggered<Firing>(this.ex, ref);
-    if (previous?.resolveAt && previous.resolveAt <= now) await this.resolveEvent(loaded, key, null);
-    await markTriggered(this.ex, ref, new Date(firing.triggered), resolveAt, firing);
+    if (previous?.resolveAt && previous.resolveAt <= now) await this.resolveEvent(loaded, key, null, { triggeredAt: previous.triggeredAt, dueBy: now });
+    await markTriggered(this.ex, this.options.clock.now(), ref, new Date(firing.triggered), resolveAt, firing);
   }
 
   /** An event trigger's condition cleared for `key`: if it was Triggered, it resolves (once), and so may the composite above it. */
-  private async resolveEvent(loaded: LoadedTrigger, key: readonly string[], event: ReceivedEvent | null): Promise<void> {
+  private async resolveEvent(loaded: LoadedTrigger, key: readonly string[], event: ReceivedEvent | null, expected: TriggeredExpectation = {}): Promise<void> {
     const { automation, trigger, parent } = loaded;
-    if (!(await clearTriggered(this.ex, { automationId: automation.id, triggerId: trigger.id, bucketingKey: key }))) return;
+    if (!(await clearTriggered(this.ex, { automationId: automation.id, triggerId: trigger.id, bucketingKey: key }, expected))) return;
     const firing = newFiring(trigger, this.options.clock.now(), { trigger_states: ["Resolved"], triggering_labels: labelsOf(trigger, key), triggering_event: event });
     this.options.logger.info({ automation: automation.id, trigger: trigger.id, key }, `automation ${automation.name} resolved`);
     await this.resolved(automation, parent, firing);
@@ -399,7 +442,7 @@ export class TriggerEngine {
 
   private async resolved(automation: Automation, parent: CompositeTrigger | null, firing: Firing): Promise<void> {
     if (parent) await this.resolveComposite(automation, parent, firing);
-    else await this.options.act(automation, firing);
+    else this.decide(automation, firing);
   }
 
   /** A child of a Triggered composite resolved: the composite resolves when too few of its children are still Triggered. */
@@ -418,7 +461,7 @@ export class TriggerEngine {
 
   /** A composite fires: it enters the Triggered state (when it can ever resolve), then fires upward. */
   private async fireComposite(automation: Automation, parent: CompositeTrigger, grandparent: CompositeTrigger | null, firing: Firing): Promise<void> {
-    if (resolvable(parent)) await markTriggered(this.ex, { automationId: automation.id, triggerId: parent.id, bucketingKey: [] }, new Date(firing.triggered), null, firing);
+    if (resolvable(parent)) await markTriggered(this.ex, this.options.clock.now(), { automationId: automation.id, triggerId: parent.id, bucketingKey: [] }, new Date(firing.triggered), null, firing);
     await this.fire(automation, grandparent, firing);
   }
 
@@ -434,7 +477,7 @@ export class TriggerEngine {
 
   private async fire(automation: Automation, parent: CompositeTrigger | null, firing: Firing): Promise<void> {
     if (parent) await this.evaluateComposite(automation, parent, firing);
-    else await this.options.act(automation, firing);
+    else this.decide(automation, firing);
   }
 
   /** A child of a compound or sequence trigger fired: record it, and fire the parent once enough children have. */
@@ -448,7 +491,7 @@ export class TriggerEngine {
       return;
     }
     if (parent.within !== null) await clearOldChildFirings(db, automation.id, parent.id, new Date(firedAt.getTime() - seconds(parent.within)));
-    await upsertChildFiring(db, automation.id, parent.id, firing.trigger_id, firing.id, firedAt, firing);
+    await upsertChildFiring(db, this.options.clock.now(), automation.id, parent.id, firing.trigger_id, firing.id, firedAt, firing);
     const rows = await readChildFirings<Firing>(db, automation.id, parent.id);
     if (!rows.some((row) => row.firingId === firing.id)) return;
     const firings = rows.map((row) => row.firing);

@@ -1,10 +1,9 @@
 /**
  * The message bus between the parts of the server: producers publish messages (JSON values)
- * to a topic,
- * consumers read them in batches as members of a consumer group. Each group sees every
- * message published after it was first subscribed (at least once: a batch whose handler
- * throws is delivered again); the members of one group share its messages, so several
- * server processes can split the work of one group.
+ * to a topic, consumers read them in batches as members of a consumer group. Each group sees
+ * every message published after it was first subscribed (at least once: a batch whose
+ * handler throws is delivered again); the members of one group share its messages, so
+ * several server processes can split the work of one group.
  *
  * `memory-bus.ts` keeps everything in this process (the default); `redis-bus.ts` uses Redis
  * Streams, so several server processes share one stream.

@@ -9,8 +9,9 @@ export const TRIGGERS_CONSUMER_GROUP = "triggers";
 /**
  * Automations: consumes every event as the group "triggers" (reactive evaluation, at once)
  * and, every loop, evaluates proactive triggers whose window closed without the events they
- * expected and resolves the reactive triggers whose quiet window after a firing has passed. Actions run through the server's own API. Needs `events` and `api` in its
- * resources; without them it does nothing but say so.
+ * expected and resolves the reactive triggers whose quiet window after a firing has passed.
+ * Actions run through the server's own API. Needs `events` and `api` in its resources;
+ * without them it does nothing but say so.
  */
 export class TriggersService extends LoopService {
   readonly name = "triggers";

@@ -7,7 +7,8 @@ import type { AutomationBucketTable, AutomationTriggerStateTable } from "../sche
 /**
  * The persisted state of event triggers (one open bucket per trigger and `for_each` key) and
  * of composite triggers (the child firings collected so far), as Prefect keeps them in
- * `automation_bucket` and `composite_trigger_child_firing`. Every change is one statement.
+ * `automation_bucket` and `composite_trigger_child_firing`. Every change is one statement,
+ * stamped (`created`, `updated`) with the time the caller's clock gives.
  */
 
 export interface Bucket {
@@ -53,8 +54,8 @@ export async function readBucket(db: Executor, ref: BucketRef): Promise<Bucket |
   return row && bucketFromRow(row);
 }
 
-function newRow(ref: BucketRef, start: Date, end: Date, count: number, lastEvent: ReceivedEvent | null, operation: string, triggeredAt: Date | null = null) {
-  const now = new Date().toISOString();
+function newRow(at: Date, ref: BucketRef, start: Date, end: Date, count: number, lastEvent: ReceivedEvent | null, operation: string, triggeredAt: Date | null = null) {
+  const now = at.toISOString();
   return {
     id: newId(),
     created: now,
@@ -72,10 +73,10 @@ function newRow(ref: BucketRef, start: Date, end: Date, count: number, lastEvent
 }
 
 /** The bucket for `ref`, created with these bounds if there is none (an existing one keeps its bounds and count). */
-export async function ensureBucket(db: Executor, ref: BucketRef, start: Date, end: Date, lastEvent: ReceivedEvent | null, initialCount = 0): Promise<Bucket> {
+export async function ensureBucket(db: Executor, now: Date, ref: BucketRef, start: Date, end: Date, lastEvent: ReceivedEvent | null, initialCount = 0): Promise<Bucket> {
   const row = await db
     .insertInto("automation_bucket")
-    .values(newRow(ref, start, end, initialCount, lastEvent, "ensure_bucket[insert]"))
+    .values(newRow(now, ref, start, end, initialCount, lastEvent, "ensure_bucket[insert]"))
     .onConflict((oc) =>
       oc.columns(["automation_id", "trigger_id", "bucketing_key"]).doUpdateSet(
         lastEvent ? { last_event: toJson(lastEvent) } : { count: sql<number>`automation_bucket.count` },
@@ -87,15 +88,15 @@ export async function ensureBucket(db: Executor, ref: BucketRef, start: Date, en
 }
 
 /** Adds `count` to the bucket in one statement. */
-export async function incrementBucket(db: Executor, bucket: Bucket, count: number, lastEvent: ReceivedEvent | null): Promise<Bucket> {
+export async function incrementBucket(db: Executor, now: Date, bucket: Bucket, count: number, lastEvent: ReceivedEvent | null): Promise<Bucket> {
   const row = await db
     .insertInto("automation_bucket")
-    .values(newRow(bucket, bucket.start, bucket.end, count, lastEvent, "increment_bucket[insert]"))
+    .values(newRow(now, bucket, bucket.start, bucket.end, count, lastEvent, "increment_bucket[insert]"))
     .onConflict((oc) =>
       oc.columns(["automation_id", "trigger_id", "bucketing_key"]).doUpdateSet({
         count: sql<number>`automation_bucket.count + ${count}`,
         last_operation: "increment_bucket[update]",
-        updated: new Date().toISOString(),
+        updated: now.toISOString(),
         ...(lastEvent ? { last_event: toJson(lastEvent) } : {}),
       }),
     )
@@ -105,8 +106,8 @@ export async function incrementBucket(db: Executor, bucket: Bucket, count: numbe
 }
 
 /** Replaces the bucket for `ref` with a new window. */
-export async function startNewBucket(db: Executor, ref: BucketRef, start: Date, end: Date, count: number, lastEvent: ReceivedEvent | null = null): Promise<Bucket> {
-  const values = newRow(ref, start, end, count, lastEvent, "start_new_bucket[insert]");
+export async function startNewBucket(db: Executor, now: Date, ref: BucketRef, start: Date, end: Date, count: number, lastEvent: ReceivedEvent | null = null): Promise<Bucket> {
+  const values = newRow(now, ref, start, end, count, lastEvent, "start_new_bucket[insert]");
   const row = await db
     .insertInto("automation_bucket")
     .values(values)
@@ -123,6 +124,25 @@ export async function startNewBucket(db: Executor, ref: BucketRef, start: Date, 
     .returningAll()
     .executeTakeFirstOrThrow();
   return bucketFromRow(row);
+}
+
+/**
+ * Removes the window `bucket` if it is still the one stored, as read (same bounds and count),
+ * and says whether it was. Two servers evaluating the same window both read it; only the one
+ * that removes it may fire for it (on PostgreSQL the other's DELETE waits for the first to
+ * commit, then finds the row gone or replaced by the next window).
+ */
+export async function takeBucket(db: Executor, bucket: Bucket): Promise<boolean> {
+  const result = await db
+    .deleteFrom("automation_bucket")
+    .where("automation_id", "=", bucket.automationId)
+    .where("trigger_id", "=", bucket.triggerId)
+    .where("bucketing_key", "=", keyText(bucket.bucketingKey))
+    .where("bucket_start", "=", bucket.start.toISOString())
+    .where("bucket_end", "=", bucket.end.toISOString())
+    .where("count", "=", bucket.count)
+    .executeTakeFirst();
+  return result.numDeletedRows > 0n;
 }
 
 export async function removeBucket(db: Executor, ref: BucketRef): Promise<void> {
@@ -165,8 +185,8 @@ export interface ChildFiringRow<F> {
 }
 
 /** Records a child's firing; a newer firing of the same child replaces the older one. */
-export async function upsertChildFiring(db: Executor, automationId: string, parentTriggerId: string, childTriggerId: string, firingId: string, firedAt: Date, firing: unknown): Promise<void> {
-  const now = new Date().toISOString();
+export async function upsertChildFiring(db: Executor, at: Date, automationId: string, parentTriggerId: string, childTriggerId: string, firingId: string, firedAt: Date, firing: unknown): Promise<void> {
+  const now = at.toISOString();
   await db
     .insertInto("composite_trigger_child_firing")
     .values({
@@ -256,8 +276,8 @@ export async function readTriggered<F>(db: Executor, ref: BucketRef): Promise<Tr
 }
 
 /** Puts the trigger in the Triggered state for `ref`, or moves its resolution later when it already was (it fired again). */
-export async function markTriggered(db: Executor, ref: BucketRef, triggeredAt: Date, resolveAt: Date | null, firing: unknown): Promise<void> {
-  const now = new Date().toISOString();
+export async function markTriggered(db: Executor, at: Date, ref: BucketRef, triggeredAt: Date, resolveAt: Date | null, firing: unknown): Promise<void> {
+  const now = at.toISOString();
   const values = {
     triggered_at: triggeredAt.toISOString(),
     resolve_at: resolveAt?.toISOString() ?? null,
@@ -271,14 +291,30 @@ export async function markTriggered(db: Executor, ref: BucketRef, triggeredAt: D
     .execute();
 }
 
-/** Resolves: removes the Triggered state, and says whether there was one (so only one evaluation acts on a resolution). */
-export async function clearTriggered(db: Executor, ref: BucketRef): Promise<boolean> {
-  const result = await db
+/**
+ * The Triggered state an evaluation read, that a resolution must still find to act on it:
+ * `triggeredAt` as read, and for a Reactive trigger's quiet-window resolution, still due by
+ * `dueBy`. A trigger that fired again meanwhile (another server) is left Triggered.
+ */
+export interface TriggeredExpectation {
+  triggeredAt?: Date;
+  dueBy?: Date;
+}
+
+/**
+ * Resolves: removes the Triggered state, and says whether there was one (so only one
+ * evaluation acts on a resolution). With `expected`, only if the state is still the one read
+ * (a compare-and-set): a server acting on a stale read resolves nothing.
+ */
+export async function clearTriggered(db: Executor, ref: BucketRef, expected: TriggeredExpectation = {}): Promise<boolean> {
+  let query = db
     .deleteFrom("automation_trigger_state")
     .where("automation_id", "=", ref.automationId)
     .where("trigger_id", "=", ref.triggerId)
-    .where("bucketing_key", "=", keyText(ref.bucketingKey))
-    .executeTakeFirst();
+    .where("bucketing_key", "=", keyText(ref.bucketingKey));
+  if (expected.triggeredAt) query = query.where("triggered_at", "=", expected.triggeredAt.toISOString());
+  if (expected.dueBy) query = query.where("resolve_at", "<=", expected.dueBy.toISOString());
+  const result = await query.executeTakeFirst();
   return result.numDeletedRows > 0n;
 }
 
