@@ -93,6 +93,20 @@ for (const dialect of DIALECTS) {
       expect(acted).toHaveLength(1);
     });
 
+    it("an event twice in one batch counts once", async () => {
+      const clock = new MovableClock();
+      const acted: Acted = [];
+      const engine = engineOn(server, clock, acted);
+      const resource = `test.commit.${randomUUID()}`;
+      // Two of these within the window fire; the same event delivered twice is one.
+      const created = await automation("commit-doubled", { posture: "Reactive", expect: ["test.commit.twice"], match: { "prefect.resource.id": resource }, threshold: 2, within: 60 });
+      const once = event("test.commit.twice", resource, clock);
+      await engine.handle([once, once]);
+      expect(acted).toEqual([]);
+      await engine.handle([event("test.commit.twice", resource, clock)]);
+      expect(acted).toEqual([{ automation: created.id, states: ["Triggered"] }]);
+    });
+
     it("trigger state is stamped with the engine's clock, not the wall clock", async () => {
       const clock = new MovableClock();
       clock.advance(10 * 86_400);

@@ -188,11 +188,21 @@ export class TriggerEngine {
     this.dirty = true;
   }
 
-  /** Reactive evaluation of a batch of events, in order; an event seen before (redelivered) is skipped. */
+  /**
+   * Reactive evaluation of a batch of events, in order; an event seen before (redelivered, or
+   * twice in this batch) is skipped. They count as seen once evaluated, so a batch whose
+   * evaluation failed is evaluated again when it comes again.
+   */
   handle(events: readonly ReceivedEvent[]): Promise<void> {
     return this.serially(async () => {
       await this.refresh();
-      const fresh = events.filter((event) => !this.seen.has(event.id));
+      const fresh: ReceivedEvent[] = [];
+      const inBatch = new Set<string>();
+      for (const event of events) {
+        if (this.seen.has(event.id) || inBatch.has(event.id)) continue;
+        inBatch.add(event.id);
+        fresh.push(event);
+      }
       const interested = this.triggers.size === 0 ? "none" : this.interest(fresh);
       if (interested !== "none") {
         await this.evaluation(async () => {
