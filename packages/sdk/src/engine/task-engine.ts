@@ -158,7 +158,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   const created = call.existing ?? (local ? local.create(input) : await client.createTaskRun(input));
   const taskRun: TaskRun = { ...created };
   observer?.created(taskRun);
-  const logger = createRunLogger({ kind: "task", runName: taskRun.name, flowRunId: taskRun.flow_run_id, taskRunId: taskRun.id, shipper: session.logs });
+  const logger = createRunLogger({ kind: "task", runName: taskRun.name, flowRunId: taskRun.flow_run_id, taskRunId: taskRun.id, shipper: session.logs, settings: flowCtx?.settings });
   flowCtx?.logger.info(`Created task run '${taskRun.name}' for task '${def.name}'`);
   const onState = (state: State) => {
     applyState(taskRun, state);
