@@ -10,8 +10,10 @@ export class JsonArrayBytes {
   /** Elements pushed so far. */
   count = 0;
 
-  constructor(initialBytes = 64 * 1024) {
-    this.bytes = Buffer.allocUnsafe(Math.max(initialBytes, 16));
+  /** `reuse`: a buffer to write into (one whose earlier contents are done with), else a new one of `initialBytes`. */
+  constructor(initialBytes = 64 * 1024, reuse?: Buffer) {
+    // allocUnsafeSlow: never a slice of Node's shared pool, so the buffer may be handed on for reuse.
+    this.bytes = reuse !== undefined && reuse.length >= 16 ? reuse : Buffer.allocUnsafeSlow(Math.max(initialBytes, 16));
     this.bytes[0] = 0x5b; // [
   }
 
@@ -33,6 +35,11 @@ export class JsonArrayBytes {
     return this.length + 1;
   }
 
+  /** The whole buffer written into (more than `finish()`'s bytes), for a later JsonArrayBytes once those are sent. */
+  get buffer(): Buffer {
+    return this.bytes;
+  }
+
   /** The array's UTF-8 bytes, closed (push no more after this). */
   finish(): Buffer {
     this.bytes[this.length++] = 0x5d; // ] (push kept room for it)
@@ -40,7 +47,7 @@ export class JsonArrayBytes {
   }
 
   private grow(needed: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(needed, this.bytes.length * 2));
+    const bigger = Buffer.allocUnsafeSlow(Math.max(needed, this.bytes.length * 2));
     this.bytes.copy(bigger, 0, 0, this.length);
     this.bytes = bigger;
   }
