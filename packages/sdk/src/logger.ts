@@ -1,6 +1,7 @@
 import { format } from "node:util";
 import { LogLevel, type LogCreate } from "@baton/core";
-import type { BatonClient } from "./client.js";
+import { JsonBytes, type BatonClient } from "./client.js";
+import { JsonArrayBytes } from "./engine/json-array.js";
 import { currentRun, currentStore } from "./context.js";
 import { MissingContextError } from "./errors.js";
 import { isoNow } from "./iso-time.js";
@@ -38,10 +39,13 @@ export interface RunLogger {
  * await logs.flush();
  */
 export class LogShipper {
-  private queue: LogCreate[] = [];
+  /** The batch being gathered, as the request body's bytes: a record is serialised when it is queued, not kept as an object until the batch leaves. */
+  private queue: JsonArrayBytes | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> = Promise.resolve();
   private warned = false;
+  /** The size of the last full batch: the next one starts that big. */
+  private batchBytes = 16 * 1024;
 
   constructor(
     private readonly client: BatonClient,
@@ -50,8 +54,10 @@ export class LogShipper {
   ) {}
 
   enqueue(record: LogCreate): void {
-    this.queue.push(record);
-    if (this.queue.length >= this.batchSize) {
+    this.queue ??= new JsonArrayBytes(this.batchBytes);
+    this.queue.push(JSON.stringify(record));
+    if (this.queue.count >= this.batchSize) {
+      this.batchBytes = Math.ceil(this.queue.byteLength * 1.1);
       void this.flush();
     } else if (this.timer === undefined) {
       this.timer = setTimeout(() => void this.flush(), this.intervalMs);
@@ -66,22 +72,21 @@ export class LogShipper {
       this.timer = undefined;
     }
     const batch = this.queue;
-    this.queue = [];
-    if (batch.length > 0) {
-      this.sending = this.sending.then(() => this.send(batch));
+    this.queue = undefined;
+    if (batch !== undefined) {
+      const body = new JsonBytes(batch.finish());
+      this.sending = this.sending.then(() => this.send(body));
     }
     return this.sending;
   }
 
-  private async send(batch: LogCreate[]): Promise<void> {
-    for (let i = 0; i < batch.length; i += this.batchSize) {
-      try {
-        await this.client.createLogs(batch.slice(i, i + this.batchSize));
-      } catch (error) {
-        if (!this.warned) {
-          this.warned = true;
-          process.stderr.write(`baton: could not send run logs to ${this.client.apiUrl}: ${String(error)}\n`);
-        }
+  private async send(body: JsonBytes): Promise<void> {
+    try {
+      await this.client.request<void>("POST", "/logs/", body);
+    } catch (error) {
+      if (!this.warned) {
+        this.warned = true;
+        process.stderr.write(`baton: could not send run logs to ${this.client.apiUrl}: ${String(error)}\n`);
       }
     }
   }
