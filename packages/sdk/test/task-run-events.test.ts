@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import type { State, TaskRun } from "@baton/core";
 import { localState, TaskRunEventWriter, taskRunStateEvent } from "../src/engine/task-run-reporter.js";
 import { isoTime } from "../src/iso-time.js";
+import type { BatonClient, JsonBytes } from "../src/client.js";
+import { createRunLogger, LogShipper } from "../src/logger.js";
+import { currentSettings } from "../src/settings.js";
 
 /* The JSON text of task-run state events written from templates, against the objects they stand for. */
 
@@ -86,5 +89,34 @@ describe("isoTime", () => {
     }
     // Out of the short form's range, or not a whole millisecond: Date's own answer.
     for (const ms of [-1, 1.5, 253402300800000, 8.64e15]) expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+  });
+});
+
+describe("run loggers' records", () => {
+  it("are sent as JSON.stringify would write the LogCreate, names and quotes escaped", async () => {
+    const bodies: string[] = [];
+    const client = {
+      apiUrl: "http://stub/api",
+      request: async (_method: string, _path: string, body: JsonBytes) => {
+        bodies.push(Buffer.from(body.bytes).toString("utf8"));
+      },
+    } as unknown as BatonClient;
+    const shipper = new LogShipper(client);
+    const logger = createRunLogger({ kind: "task", runName: "t-1", flowRunId: null, taskRunId: "019b0f5e-8a3c-7000-9d2e-5b1c00000001", shipper, settings: { ...currentSettings(), logLevel: "debug", consoleLogs: false } });
+    logger.info('said "hi"\n\u2028 100%% ünïcode');
+    logger.debug("%d items", 3);
+    shipper.enqueue({ name: "baton.flow_runs", level: 40, message: "plain", timestamp: "2026-12-08T00:00:00.000Z", flow_run_id: "019b0f5e-8a3c-7000-9d2e-5b1c00000000", task_run_id: null });
+    await shipper.flush();
+    expect(bodies).toHaveLength(1);
+    const records = JSON.parse(bodies[0]!) as Array<Record<string, unknown>>;
+    // Key order and text as JSON.stringify gives them.
+    expect(bodies[0]).toBe(JSON.stringify(records));
+    expect(records.map((r) => [r.name, r.level, r.message, r.flow_run_id, r.task_run_id])).toEqual([
+      ["baton.task_runs", 20, 'said "hi"\n\u2028 100%% ünïcode', null, "019b0f5e-8a3c-7000-9d2e-5b1c00000001"],
+      ["baton.task_runs", 10, "3 items", null, "019b0f5e-8a3c-7000-9d2e-5b1c00000001"],
+      ["baton.flow_runs", 40, "plain", "019b0f5e-8a3c-7000-9d2e-5b1c00000000", null],
+    ]);
+    expect(Object.keys(records[0]!)).toEqual(["name", "level", "message", "timestamp", "flow_run_id", "task_run_id"]);
+    expect(new Date(records[0]!.timestamp as string).toISOString()).toBe(records[0]!.timestamp);
   });
 });
