@@ -20,7 +20,8 @@ import { DEFAULT_POSTGRES_URL, prepareDatabase } from "./lib/bench-database.js";
 import { parseBenchArgs, parseCommandLine, parseDatabases, positiveInt, UsageError, type DatabaseKind } from "./lib/args.js";
 import { startServerChild } from "./lib/server-process.js";
 import { formatSqlTiming } from "./lib/sql-report.js";
-import { printProfile } from "./lib/cpuprofile.js";
+import { formatProfile, printProfile, summariseProfile } from "./lib/cpuprofile.js";
+import { writeFileSync } from "node:fs";
 import { sampleProcess } from "./lib/proc-stats.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -34,6 +35,8 @@ const USAGE = `Usage: npm run bench:task-map -- [options]
   --pg-url URL                    PostgreSQL server (default ${DEFAULT_POSTGRES_URL})
   --sql-timing                    with --server process: time every SQL statement of the server; print the totals
   --cpu-prof DIR                  with --server process: run the server under node --cpu-prof; print a summary
+  --client-cpu-prof FILE          profile this process (the SDK) during the measured flows; write FILE (.cpuprofile) and print a summary
+  --client-heap-prof FILE         sample this process's allocations during the measured flows; write FILE (.heapprofile) and print the top allocating functions
 `;
 
 type Placement = "inprocess" | "process";
@@ -47,6 +50,8 @@ interface Options {
   pgUrl: string;
   sqlTiming: boolean;
   cpuProf: string | undefined;
+  clientCpuProf: string | undefined;
+  clientHeapProf: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -57,6 +62,8 @@ function parseOptions(argv: string[]): Options {
     repeat: { type: "string", default: "1" },
     orchestration: { type: "string", default: "client" },
     "sql-timing": { type: "boolean", default: false },
+    "client-cpu-prof": { type: "string" },
+    "client-heap-prof": { type: "string" },
   });
   const placements: Placement[] =
     values.server === "both" ? ["inprocess", "process"] : values.server === "inprocess" || values.server === "process" ? [values.server] : [];
@@ -71,6 +78,8 @@ function parseOptions(argv: string[]): Options {
     pgUrl: values["pg-url"],
     sqlTiming: values["sql-timing"],
     cpuProf: values["cpu-prof"],
+    clientCpuProf: values["client-cpu-prof"],
+    clientHeapProf: values["client-heap-prof"],
   };
 }
 
@@ -139,6 +148,8 @@ async function measure(db: DatabaseKind, placement: Placement, options: Options)
     });
     // Warm-up: JIT, prepared statements, connections.
     await mapper(Math.min(500, options.tasks));
+    const profiler = options.clientCpuProf === undefined ? undefined : await startClientProfile();
+    const heapProfiler = options.clientHeapProf === undefined ? undefined : await startClientHeapProfile();
     let best: Result | undefined;
     for (let round = 1; round <= options.repeat; round++) {
       process.stderr.write(`${db}, server ${placement}: mapping ${options.tasks} task runs${options.repeat > 1 ? ` (${round}/${options.repeat})` : ""}...\n`);
@@ -167,15 +178,81 @@ async function measure(db: DatabaseKind, placement: Placement, options: Options)
         cpuHere: (cpu.user + cpu.system) / 1e6,
         cpuServer: serverBefore === undefined || serverAfter === undefined ? undefined : serverAfter - serverBefore,
       };
-      if (options.repeat > 1) process.stderr.write(`  ${seconds.toFixed(2)} s, ${(options.tasks / seconds).toFixed(0)} tasks/s\n`);
+      if (options.repeat > 1) {
+        const cpuServer = result.cpuServer === undefined ? "" : ` / ${result.cpuServer.toFixed(2)}`;
+        process.stderr.write(`  ${seconds.toFixed(2)} s, ${(options.tasks / seconds).toFixed(0)} tasks/s, tasks done ${tasksSeconds.toFixed(2)} s, CPU here${result.cpuServer === undefined ? "" : "/server"} ${result.cpuHere.toFixed(2)}${cpuServer} s\n`);
+      }
       // A case fails if any round left a task run unrecorded, whichever round was fastest.
       if (completed !== options.tasks || best === undefined || (best.completed === options.tasks && seconds < best.seconds)) best = result;
     }
+    if (profiler !== undefined) await profiler.stop(options.clientCpuProf!);
+    if (heapProfiler !== undefined) await heapProfiler.stop(options.clientHeapProf!);
     return best!;
   } finally {
     await stop();
     await database.release();
   }
+}
+
+/**
+ * Profiles this process (the SDK's side) with node:inspector, only while the measured flows
+ * run: `node --cpu-prof` would add the start-up, the warm-up and tsx's compiling.
+ */
+async function startClientProfile(): Promise<{ stop(file: string): Promise<void> }> {
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 200 });
+  await session.post("Profiler.start");
+  return {
+    async stop(file) {
+      const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      writeFileSync(file, JSON.stringify(profile));
+      process.stdout.write(`\nCPU profile of this process (the SDK): ${file}\n${formatProfile(summariseProfile(file))}\n`);
+    },
+  };
+}
+
+/** Samples this process's allocations (every 32 KiB on average) while the measured flows run. */
+async function startClientHeapProfile(): Promise<{ stop(file: string): Promise<void> }> {
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("HeapProfiler.enable");
+  await session.post("HeapProfiler.startSampling", { samplingInterval: 32 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return {
+    async stop(file) {
+      const { profile } = await session.post("HeapProfiler.stopSampling");
+      session.disconnect();
+      writeFileSync(file, JSON.stringify(profile));
+      process.stdout.write(`\nAllocations of this process (the SDK), sampled: ${file}\n${formatHeapProfile(profile)}\n`);
+    },
+  };
+}
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** Bytes allocated by each function itself (top 30), from a sampling heap profile. */
+function formatHeapProfile(profile: { head: HeapNode }): string {
+  const bySite = new Map<string, number>();
+  let total = 0;
+  const walk = (node: HeapNode): void => {
+    const frame = node.callFrame;
+    const url = frame.url.replace(/^.*\/(packages|node_modules)\//, "");
+    const site = `${frame.functionName || "(anonymous)"}  ${url}:${frame.lineNumber + 1}`;
+    bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  const rows = [...bySite.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30);
+  return [`${(total / 1e6).toFixed(0)} MB sampled`, ...rows.map(([site, bytes]) => `  ${((100 * bytes) / total).toFixed(1).padStart(5)}%  ${(bytes / 1e6).toFixed(1).padStart(7)} MB  ${site}`)].join("\n");
 }
 
 async function main(): Promise<number> {

@@ -95,7 +95,7 @@ function shortUrl(url: string): string {
 }
 
 function isBaton(url: string): boolean {
-  return /\/packages\/(server|core)\//.test(url) || /@baton\//.test(url);
+  return /\/packages\/(server|core|sdk)\//.test(url) || /@baton\//.test(url);
 }
 
 /** Groups a frame: `(garbage collector)`, `node:http`, `fastify`, `kysely`, `@baton/server`... */

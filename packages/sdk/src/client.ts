@@ -72,6 +72,14 @@ function handBackNext(): void {
   deliver?.();
 }
 
+/**
+ * A request body that is JSON already, as UTF-8 (a batch of task-run events written as they
+ * were reported, engine/task-run-reporter.ts): sent as it is rather than stringified.
+ */
+export class JsonBytes {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 /** Shared by every client in the process, so that connections to the server are reused. */
 const HTTP_AGENT = new http.Agent({ keepAlive: true });
 
@@ -118,7 +126,7 @@ export class BatonClient {
    */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = `${this.apiUrl}${path}`;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload = body === undefined ? undefined : body instanceof JsonBytes ? body.bytes : JSON.stringify(body);
     const slot = method === "POST" && SLOT_PATH.test(path);
     if (slot) slotRequestsInFlight += 1;
     try {
@@ -128,7 +136,7 @@ export class BatonClient {
     }
   }
 
-  private async sendWithRetries<T>(method: string, url: string, payload: string | undefined, slot: boolean): Promise<T> {
+  private async sendWithRetries<T>(method: string, url: string, payload: string | Uint8Array | undefined, slot: boolean): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       // Only reads are sent again, and only while pauses are left.
       const pause = method === "GET" ? RETRY_PAUSES_MS[attempt] : undefined;
@@ -157,7 +165,7 @@ export class BatonClient {
    * run, and loading fetch's implementation (undici) was a tenth of its start-up CPU; node:http
    * also costs less CPU per request. Idle keep-alive sockets do not keep the process alive.
    */
-  private async send(method: string, url: URL, payload: string | undefined, slot: boolean): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
+  private async send(method: string, url: URL, payload: string | Uint8Array | undefined, slot: boolean): Promise<{ status: number; text: string; retryAfter: string | undefined }> {
     const transport = url.protocol === "https:" ? await loadHttps() : { request: http.request, agent: HTTP_AGENT };
     return new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = { accept: "application/json" };

@@ -21,6 +21,8 @@ export class TaskRunFuture<R> {
   #state: State | undefined;
   #done = false;
   readonly #outcome: Promise<R>;
+  /** Settles (never rejects) once the run has finished: `wait()`, and what the submitting run waits for. */
+  readonly #settled: Promise<void>;
 
   /** @internal Made by the task engine; use `task.submit()`. */
   constructor(taskRunId: string, start: (observer: FutureObserver) => Promise<R>) {
@@ -34,10 +36,10 @@ export class TaskRunFuture<R> {
         this.#state = state;
       },
     });
-    this.#outcome.then(
-      () => (this.#done = true),
-      () => (this.#done = true),
-    );
+    const finished = () => {
+      this.#done = true;
+    };
+    this.#settled = this.#outcome.then(finished, finished);
   }
 
   /**
@@ -64,11 +66,8 @@ export class TaskRunFuture<R> {
   }
 
   /** Resolves when the run has finished, whatever its final state; see `state`. */
-  async wait(): Promise<void> {
-    await this.#outcome.then(
-      () => undefined,
-      () => undefined,
-    );
+  wait(): Promise<void> {
+    return this.#settled;
   }
 }
 

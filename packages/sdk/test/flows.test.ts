@@ -251,6 +251,23 @@ describe("flows", () => {
     expect(taskAborted).toBe(true);
   });
 
+  it("a task that asks for its signal only after its flow attempt timed out finds it aborted, with the TimeoutError", async () => {
+    let seen: { aborted: boolean; reason: unknown } | undefined;
+    const late = task(async function late() {
+      await sleep(400);
+      const signal = getRunContext().signal!;
+      seen = { aborted: signal.aborted, reason: signal.reason };
+    });
+    const hasty = flow({ name: "hasty", timeoutSeconds: 0.2 }, async function hasty() {
+      await late();
+    });
+    const outcome = await hasty.run();
+    expect(outcome.state.name).toBe("TimedOut");
+    await sleep(400);
+    expect(seen?.aborted).toBe(true);
+    expect((seen?.reason as Error).name).toBe("TimeoutError");
+  });
+
   it("runs onCompletion and onFailure hooks with the final state; a throwing hook changes nothing", async () => {
     const seen: string[] = [];
     const record = (kind: string) => (ctx: FlowHookContext | TaskHookContext) => {

@@ -49,6 +49,43 @@ describe("client-side task orchestration", () => {
     expect(events.find((e) => e.event === "prefect.task-run.Completed")?.related).toContainEqual(expect.objectContaining({ "prefect.resource.id": `prefect.flow-run.${outcome.flowRun.id}` }));
   });
 
+  it("map() returns before any mapped function runs; runs start in call order; a run fed by a future is PENDING while it waits", async () => {
+    const order: string[] = [];
+    const record = task({ name: "record" }, (x: number) => {
+      order.push(`ran ${x}`);
+      return x;
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = task({ name: "slow-upstream" }, async () => {
+      await gate;
+      return 5;
+    });
+    const plus = task({ name: "plus" }, (x: number) => x + 1);
+    let whileWaiting: string | null | undefined;
+    const ordered = flow(async function ordered() {
+      const futures = record.map([0, 1, 2, 3, 4]);
+      order.push("map returned");
+      const upstream = slow.submit();
+      const downstream = plus.submit(upstream);
+      await Promise.all(futures.map((f) => f.result()));
+      // Its PENDING was reported (batches leave within 50 ms); the server has it once recorded.
+      for (let i = 0; i < 40 && whileWaiting === undefined; i++) {
+        await sleep(50);
+        whileWaiting = await t.client.readTaskRun(downstream.taskRunId).then((r) => r.state_type, () => undefined);
+      }
+      release();
+      return downstream.result();
+    });
+    const outcome = await ordered.run();
+    expect(outcome.ok && outcome.result).toBe(6);
+    expect(order).toEqual(["map returned", "ran 0", "ran 1", "ran 2", "ran 3", "ran 4"]);
+    expect(whileWaiting).toBe("PENDING");
+    const runs = await taskRunsOf(t.client, outcome.flowRun.id);
+    expect(runs.filter((r) => r.name.startsWith("record-")).map((r) => r.dynamic_key).sort()).toEqual(["0", "1", "2", "3", "4"]);
+    for (const run of runs) expect((await t.client.readTaskRunStates(run.id)).map((s) => s.name)).toEqual(["Pending", "Running", "Completed"]);
+  });
+
   it("a failed task run is reported FAILED and fails the flow", async () => {
     const boom = task({ name: "boom" }, () => {
       throw new Error("kaput");

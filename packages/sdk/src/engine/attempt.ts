@@ -1,7 +1,7 @@
 import type { FlowRun, State, StateCreate, TaskRun } from "@baton/core";
 import { TimeoutError, type RunKind } from "../errors.js";
 import { describeError, errorData } from "../results/serializer.js";
-import { withTimeout } from "./timeout.js";
+import { withTimeout, type Abortable } from "./timeout.js";
 
 /** How one attempt of a run's function went. */
 export type AttemptOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown; timedOut: boolean };
@@ -12,22 +12,24 @@ export type AttemptOutcome<R> = { ok: true; value: R } | { ok: false; error: unk
  * children are not waited for: the attempt's signal is aborted and the run fails at once.
  */
 export async function runAttempt<R>(
-  body: () => Promise<R>,
+  body: () => R | Promise<R>,
   options: {
     run: { kind: RunKind; id: string };
     timeoutSeconds: number | undefined;
-    controller: AbortController;
+    controller: Abortable;
     pending: Set<Promise<unknown>>;
   },
 ): Promise<AttemptOutcome<R>> {
   try {
-    const value = await withTimeout(body, options.timeoutSeconds, options.controller, options.run);
-    await settle(options.pending);
+    // Without a timeout the body is awaited as it is: a synchronous task costs no promise
+    // machinery beyond this await (a 5,000-task map makes every promise count).
+    const value = options.timeoutSeconds === undefined ? await body() : await withTimeout(async () => body(), options.timeoutSeconds, options.controller, options.run);
+    if (options.pending.size > 0) await settle(options.pending);
     return { ok: true, value };
   } catch (error) {
     // Only this run's own timeout; a TimeoutError of an enclosing run is an ordinary failure here.
     const timedOut = error instanceof TimeoutError && error.kind === options.run.kind && error.runId === options.run.id;
-    if (!timedOut) await settle(options.pending);
+    if (!timedOut && options.pending.size > 0) await settle(options.pending);
     return { ok: false, error, timedOut };
   }
 }

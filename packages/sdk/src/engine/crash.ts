@@ -11,7 +11,8 @@ interface ActiveRun {
   /** How to report this run crashed, when not by a CRASHED proposal (a task run orchestrated in-process). */
   crash: ((message: string) => Promise<unknown>) | undefined;
 }
-const active = new Map<string, ActiveRun>();
+/** A set of entries, not a map by `kind:id`: a run is tracked once, and no key is built per task run. */
+const active = new Set<ActiveRun>();
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 /** How long reporting the crash may hold up the exit. */
 const REPORT_TIMEOUT_MS = 3000;
@@ -31,7 +32,7 @@ function onSignal(signal: NodeJS.Signals): void {
     for (const handler of handlers) handler(signal);
     return;
   }
-  const runs = [...active.values()];
+  const runs = [...active];
   active.clear();
   uninstall();
   const message = `Execution was interrupted by ${signal}`;
@@ -58,9 +59,10 @@ function uninstall(): void {
 /** Marks a run RUNNING in this process until the returned function is called. */
 export function trackRunning(target: RunTarget, crash?: (message: string) => Promise<unknown>): () => void {
   install();
-  active.set(`${target.kind}:${target.id}`, { target, crash });
+  const entry: ActiveRun = { target, crash };
+  active.add(entry);
   return () => {
-    if (active.delete(`${target.kind}:${target.id}`) && active.size === 0 && drainHandlers.size === 0) uninstall();
+    if (active.delete(entry) && active.size === 0 && drainHandlers.size === 0) uninstall();
   };
 }
 

@@ -7,7 +7,7 @@ import { openSession, type ApiSession } from "../ephemeral.js";
 import { FlowRunFailedError, FlowRunSuspendedError, InvalidOptionError, RunAbortedError } from "../errors.js";
 import type { FlowOptions, FlowRunOutcome } from "../flow.js";
 import { resolveFutures } from "../futures.js";
-import { createRunLogger, installPrintCapture, type RunLogger } from "../logger.js";
+import { createRunLogger, installPrintCapture, type RunLogger, type RunLoggerTarget } from "../logger.js";
 import { describeError, errorData, serializeResult } from "../results/serializer.js";
 import { SerializationError } from "../errors.js";
 import { hasResult, prepareRecord, readStateResult, writeRecord } from "../results/store.js";
@@ -138,7 +138,9 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
     if (created.reused !== undefined) return created.reused;
     ({ flowRun, parentTaskRun } = created);
   }
-  const logger = createRunLogger({ kind: "flow", runName: flowRun.name, flowRunId: flowRun.id, taskRunId: null, shipper: session.logs });
+  // Its records follow the settings of the attempt under way (the first one's until it starts).
+  const loggerTarget: RunLoggerTarget = { kind: "flow", runName: flowRun.name, flowRunId: flowRun.id, taskRunId: null, shipper: session.logs, settings: currentSettings() };
+  const logger = createRunLogger(loggerTarget);
   logger.info(`Beginning ${parent ? "subflow " : ""}flow run '${flowRun.name}' for flow '${def.name}'`);
   const mirror = async (state: State) => {
     if (parentTaskRun !== undefined) await mirrorToParentTaskRun(session, parentTaskRun.id, flowRun.id, state, logger);
@@ -187,6 +189,7 @@ async function runFlowInSession<A extends unknown[], R>(def: FlowDefinition<A, R
       // Every task run of the attempt listens to its signal: a 5,000-task map is not a leak.
       setMaxListeners(Infinity, controller.signal);
       const ctx = contextFor(controller);
+      loggerTarget.settings = ctx.settings;
       const attempt = await runAttempt<R>(
         async () => (await resolveFutures(await runStore.run({ flow: ctx, task: undefined }, () => def.fn(...args)))) as R,
         { run: target, timeoutSeconds: def.options.timeoutSeconds, controller, pending: ctx.pending },

@@ -5,7 +5,8 @@ import { currentSettings } from "../settings.js";
 import type { TaskOptions } from "../task.js";
 import { trackRunning } from "./crash.js";
 import type { EnterResult, FinishResult } from "./states.js";
-import { localState, reporterFor, taskRunStateEvent, type TaskRunReporter } from "./task-run-reporter.js";
+import { isoTime } from "../iso-time.js";
+import { localState, reporterFor, TaskRunEventWriter, type TaskRunReporter } from "./task-run-reporter.js";
 
 /**
  * Client-side task orchestration (Prefect 3's): a task run of a flow run is orchestrated here,
@@ -31,8 +32,12 @@ export function orchestratedLocally(options: TaskOptions<never>, flowCtx: FlowRu
 
 export class LocalTaskRun {
   private run!: TaskRun;
+  private events!: TaskRunEventWriter;
   private lastEventId: string | undefined;
+  /** The latest timestamp given out (ms): the next one is later. */
   private lastMs = 0;
+  /** When the run's current state began (ms), for the time it spent RUNNING. */
+  private stateMs = 0;
 
   constructor(
     private readonly reporter: TaskRunReporter,
@@ -42,7 +47,8 @@ export class LocalTaskRun {
 
   /** The new run, PENDING (what `POST /task_runs/` would have answered). */
   create(input: TaskRunCreate & { id: string; name: string }): TaskRun {
-    const now = this.stamp();
+    const ms = this.stamp();
+    const now = isoTime(ms);
     this.run = {
       id: input.id,
       created: now,
@@ -72,7 +78,8 @@ export class LocalTaskRun {
       estimated_start_time_delta: 0,
       state: null,
     };
-    this.set("PENDING", "Pending", now);
+    this.events = new TaskRunEventWriter(this.run, this.flowRun);
+    this.set("PENDING", "Pending", ms);
     return { ...this.run };
   }
 
@@ -88,12 +95,12 @@ export class LocalTaskRun {
     const retries = policy.retries ?? policy.max_retries;
     const details = proposal.state_details ?? {};
     if (proposal.type === "FAILED" && details.retriable !== false && this.run.run_count <= retries) {
-      const now = this.stamp();
+      const ms = this.stamp();
       const delayMs = retryDelaySeconds(policy, this.run.run_count) * 1000;
-      const state = this.set("SCHEDULED", "AwaitingRetry", now, {
+      const state = this.set("SCHEDULED", "AwaitingRetry", ms, {
         message: proposal.message ?? null,
         data: proposal.data ?? null,
-        state_details: { ...details, scheduled_time: new Date(Date.parse(now) + delayMs).toISOString() },
+        state_details: { ...details, scheduled_time: new Date(ms + delayMs).toISOString() },
       });
       return { outcome: "retry", state };
     }
@@ -111,12 +118,13 @@ export class LocalTaskRun {
   }
 
   /** Moves the run to a new state, keeping the columns the server's bookkeeping would, and reports it. */
-  private set(type: StateType, name: string, at?: string, extra?: Pick<State, "message" | "data" | "state_details">): State {
-    const now = at ?? this.stamp();
+  private set(type: StateType, name: string, at?: number, extra?: Pick<State, "message" | "data" | "state_details">): State {
+    const ms = at ?? this.stamp();
+    const now = isoTime(ms);
     const state = localState(type, name, now, extra);
     const run = this.run;
     const previous = run.state;
-    if (previous?.type === "RUNNING") run.total_run_time += Math.max(0, (Date.parse(now) - Date.parse(previous.timestamp)) / 1000);
+    if (previous?.type === "RUNNING") run.total_run_time += Math.max(0, (ms - this.stateMs) / 1000);
     if (type === "RUNNING" && previous?.type !== "RUNNING") {
       run.start_time ??= now;
       run.run_count += 1;
@@ -130,15 +138,16 @@ export class LocalTaskRun {
     run.state_id = state.id;
     run.state_type = type;
     run.state_name = name;
-    this.reporter.report(taskRunStateEvent(run, state, { state: previous, eventId: this.lastEventId }, this.flowRun));
+    this.reporter.report(this.events.write(run, state, { state: previous, eventId: this.lastEventId }));
     this.lastEventId = state.id;
+    this.stateMs = ms;
     return state;
   }
 
-  /** Now, but always after this run's previous state: the recorder orders a run's states by timestamp. */
-  private stamp(): string {
+  /** Now (ms), but always after this run's previous state: the recorder orders a run's states by timestamp. */
+  private stamp(): number {
     this.lastMs = Math.max(Date.now(), this.lastMs + 1);
-    return new Date(this.lastMs).toISOString();
+    return this.lastMs;
   }
 }
 

@@ -3,9 +3,17 @@
  * parameter names at run time, so they are read from the function's source: plain names,
  * defaults and `...rest` are named; a destructured parameter is recorded as `arg<i>`.
  */
-export function parameterNames(fn: (...args: never[]) => unknown): Array<{ name: string; rest: boolean }> {
-  return parameterDeclarations(fn).map(({ name, rest }) => ({ name, rest }));
+export function parameterNames(fn: (...args: never[]) => unknown): ReadonlyArray<Readonly<{ name: string; rest: boolean }>> {
+  let names = namesByFunction.get(fn);
+  if (names === undefined) {
+    names = Object.freeze(parameterDeclarations(fn).map(({ name, rest }) => Object.freeze({ name, rest })));
+    namesByFunction.set(fn, names);
+  }
+  return names;
 }
+
+/** A function's source does not change: a task called 5,000 times parses it once, not per run. */
+const namesByFunction = new WeakMap<(...args: never[]) => unknown, ReadonlyArray<Readonly<{ name: string; rest: boolean }>>>();
 
 /**
  * Each parameter as `parameterNames` names it, with the source text of its default value

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { State, StateCreate, StateDetails, TaskRun } from "@baton/core";
+import type { State, StateCreate, StateDetails, TaskRun, TaskRunPolicy } from "@baton/core";
 import { currentStore, nextDynamicKey, runStore, type FlowRunContext, type RunStore, type TaskRunContext } from "../context.js";
 import { openSession, type ApiSession } from "../ephemeral.js";
 import { RetryHandedOffError, RunAbortedError, RunFailedError, TaskRunFailedError, UpstreamTaskError } from "../errors.js";
@@ -16,6 +16,7 @@ import type { ResultRecordMetadata } from "@baton/core";
 import { cacheKeyFor, expirationFrom, taskResultPlan, type ResultPlan } from "./results.js";
 import { applyState, failedProposal, runAttempt } from "./attempt.js";
 import { trackRunning } from "./crash.js";
+import type { Abortable } from "./timeout.js";
 import { yieldIfBusy } from "./event-loop.js";
 import { orchestratedLocally } from "./local-task-run.js";
 import { runHooks } from "./hooks.js";
@@ -56,14 +57,18 @@ export async function runTask<A extends unknown[], R>(
   const txn = getTransaction();
   const slot = txn?.nextSlot(def.taskKey);
   const inherited = flowCtx?.session ?? store?.task?.session;
-  const run = (async () => {
-    const session = inherited ?? (await openSession());
-    try {
-      return await runTaskInSession(def, args, { taskRunId, dynamicKey, flowCtx, parent: store?.task ?? flowCtx, session, observer, txn, slot });
-    } finally {
-      if (inherited === undefined) await session.release();
-    }
-  })();
+  const parent = store?.task ?? flowCtx;
+  const run =
+    inherited !== undefined
+      ? runTaskInSession(def, args, { taskRunId, dynamicKey, flowCtx, parent, session: inherited, observer, txn, slot })
+      : (async () => {
+          const session = await openSession();
+          try {
+            return await runTaskInSession(def, args, { taskRunId, dynamicKey, flowCtx, parent, session, observer, txn, slot });
+          } finally {
+            await session.release();
+          }
+        })();
   // The transaction commits only once every task started in it has finished (submitted ones too).
   txn?.track(run);
   return run;
@@ -90,24 +95,51 @@ export async function runTaskRun<A extends unknown[], R>(def: TaskDefinition<A, 
 }
 
 /** The signal of a finished run's hooks: nothing aborts them. */
-const NEVER_ABORTED = new AbortController().signal;
+const NEVER_ABORTED_ATTEMPT = { signal: new AbortController().signal };
 
-/** Controllers of the running task runs of each flow run attempt, by the attempt's signal. */
-const followers = new WeakMap<AbortSignal, Set<AbortController>>();
+/**
+ * A task attempt's AbortController, made only when something asks for its signal (the task's
+ * code through getRunContext(), or its timeout): most tasks never do, and an AbortSignal is an
+ * EventTarget, a costly object to make 5,000 times. Aborting before then is remembered.
+ */
+class LazyAbort {
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private reason: unknown;
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason?: unknown): void {
+    if (this.controller !== undefined) return this.controller.abort(reason);
+    if (this.aborted) return;
+    this.aborted = true;
+    // What AbortController.abort() gives a signal aborted without a reason.
+    this.reason = reason === undefined ? new DOMException("This operation was aborted", "AbortError") : reason;
+  }
+}
+
+/** The attempts of the running task runs of each flow run attempt, by the attempt's signal. */
+const followers = new WeakMap<AbortSignal, Set<Abortable>>();
 
 /**
  * Aborts `controller` when `signal` aborts, until the returned function is called. One listener
  * per flow run attempt serves all its task runs: an EventTarget looks through its listeners on
  * every add and remove, so one each made a 5,000-task map quadratic (a third of the SDK's time).
  */
-function abortWith(signal: AbortSignal, controller: AbortController): () => void {
+function abortWith(signal: AbortSignal, controller: Abortable): () => void {
   if (signal.aborted) {
     controller.abort(signal.reason);
     return () => undefined;
   }
   let set = followers.get(signal);
   if (set === undefined) {
-    const controllers = new Set<AbortController>();
+    const controllers = new Set<Abortable>();
     set = controllers;
     followers.set(signal, controllers);
     signal.addEventListener("abort", () => {
@@ -143,6 +175,21 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
   const plan = taskResultPlan(def.options as TaskOptions<never>, flowCtx, call.txn, () => client);
   // A run nothing on the server needs to decide is orchestrated here and reported in batches.
   const local = orchestratedLocally(def.options as TaskOptions<never>, flowCtx, call.existing, plan.cachePolicy !== undefined || plan.storageKey !== undefined);
+  const plainArgs = args.every(isPlainValue);
+  // A run orchestrated here whose arguments hold no futures waits for its turn (see
+  // event-loop.ts) before it is created rather than after: created, run and finished in one
+  // stretch, its objects die young. A `.map()` of 5,000 made them all first, and every
+  // scavenge of the young generation copied 5,000 runs' worth of them (the SDK's largest
+  // cost, its garbage collection). Its states and their order are the same; only its PENDING
+  // is reported when it starts. A run with futures among its arguments is created at once,
+  // so it shows PENDING while it waits for them, as on the server path.
+  const createWhenItsTurn = local !== undefined && plainArgs;
+  if (createWhenItsTurn) {
+    // A later microtask in any case, so `submit()` and `map()` return before any run starts.
+    await undefined;
+    const turn = yieldIfBusy();
+    if (turn !== undefined) await turn;
+  }
   const input = {
     id: call.taskRunId,
     name: `${def.name}-${flowCtx ? call.dynamicKey : call.dynamicKey.slice(0, 8)}`,
@@ -150,53 +197,70 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
     task_key: def.taskKey,
     dynamic_key: call.dynamicKey,
     task_version: def.options.version ?? null,
-    empirical_policy: taskRunPolicy(def.options as TaskOptions<never>),
+    empirical_policy: policyOf(def.options as TaskOptions<never>),
     tags: def.options.tags ?? [],
     task_inputs: taskInputs(def.fn, args),
     state: { type: "PENDING" as const, name: "Pending" },
   };
   const created = call.existing ?? (local ? local.create(input) : await client.createTaskRun(input));
-  const taskRun: TaskRun = { ...created };
+  // A new run is this call's own object already; an existing one is the caller's.
+  const taskRun: TaskRun = call.existing !== undefined ? { ...created } : created;
   observer?.created(taskRun);
-  const logger = createRunLogger({ kind: "task", runName: taskRun.name, flowRunId: taskRun.flow_run_id, taskRunId: taskRun.id, shipper: session.logs });
+  // Made when first used (most runs log only their final line): fewer objects live per run in flight.
+  let runLogger: RunLogger | undefined;
+  const log = (): RunLogger =>
+    (runLogger ??= createRunLogger({ kind: "task", runName: taskRun.name, flowRunId: taskRun.flow_run_id, taskRunId: taskRun.id, shipper: session.logs, settings: flowCtx?.settings }));
   flowCtx?.logger.info(`Created task run '${taskRun.name}' for task '${def.name}'`);
   const onState = (state: State) => {
     applyState(taskRun, state);
     observer?.state(state);
   };
-  const contextFor = (signal: AbortSignal): TaskRunContext => ({
+  const contextFor = (abort: { readonly signal: AbortSignal }): TaskRunContext => ({
     kind: "task",
     taskName: def.name,
     taskRun,
     session,
-    logger,
+    get logger() {
+      return log();
+    },
     logPrints,
-    signal,
+    get signal() {
+      return abort.signal;
+    },
     pending: new Set(),
   });
 
   // The same call in an earlier attempt of this flow run completed: keep its result (Prefect
   // does the same, so a flow retry does not redo work that succeeded).
   if (created.id !== call.taskRunId && created.state?.type === "COMPLETED" && hasResult(created.state)) {
-    logger.info(`Task run already completed in an earlier attempt of the flow run; reusing its result`);
+    log().info(`Task run already completed in an earlier attempt of the flow run; reusing its result`);
     return (await readStateResult(created.state, client, { storage: await plan.storage() })) as R;
   }
 
   let resolvedArgs: A;
   try {
-    resolvedArgs = (await resolveFutures([...args])) as A;
+    if (createWhenItsTurn) {
+      resolvedArgs = args as A;
+    } else if (plainArgs) {
+      // Nothing to resolve; the run still goes on in a later microtask, as it would after
+      // resolving futures, so `submit()` and `map()` return before any run's function starts.
+      await undefined;
+      resolvedArgs = args as A;
+    } else {
+      resolvedArgs = (await resolveFutures([...args])) as A;
+    }
   } catch (error) {
     const upstream = error instanceof RunFailedError ? error.runId : "unknown";
-    logger.error(`Upstream task run ${upstream} did not complete; this task run will not start`);
+    log().error(`Upstream task run ${upstream} did not complete; this task run will not start`);
     throw new UpstreamTaskError(taskRun.id, upstream, { cause: error });
   }
 
-  if (local) {
+  if (local && !createWhenItsTurn) {
     // Let the event loop send the reports of the task runs before this one (see event-loop.ts).
     const turn = yieldIfBusy();
     if (turn !== undefined) await turn;
   }
-  if (plan.ignoredCache !== undefined) logger.warning(`Task '${def.name}': ${plan.ignoredCache}`);
+  if (plan.ignoredCache !== undefined) log().warning(`Task '${def.name}': ${plan.ignoredCache}`);
   // The record's key: the rendered resultStorageKey, else the cache policy's key, else none (a random one).
   let cacheKey: string | undefined;
   let keyError: unknown;
@@ -207,7 +271,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
       keyError = error;
     }
   } else if (plan.cachePolicy !== undefined) {
-    cacheKey = cacheKeyFor(plan, cacheContext(def, resolvedArgs, taskRun, flowCtx), (message) => logger.warning(message));
+    cacheKey = cacheKeyFor(plan, cacheContext(def, resolvedArgs, taskRun, flowCtx), (message) => log().warning(message));
   }
   const cacheDetails = (expiration: string | null): StateDetails => (cacheKey !== undefined && plan.lookUp ? { cache_key: cacheKey, cache_expiration: expiration } : {});
   const target: RunTarget = { kind: "task", id: taskRun.id, client };
@@ -224,7 +288,8 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
     let hit: Awaited<ReturnType<typeof cachedResult>>;
     try {
       if (keyError !== undefined) throw keyError;
-      hit = await cachedResult(plan, call, cacheKey);
+      // Nothing to look up (no transaction slot, no key) is no await either.
+      hit = call.slot === undefined && cacheKey === undefined ? undefined : await cachedResult(plan, call, cacheKey);
     } catch (error) {
       // A resultStorageKey the call cannot render, an unreadable record (or an unknown serializer)
       // fails the run at once, not retried: running again meets the same key or record.
@@ -248,7 +313,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
       const finished = local ? local.proposeFinal(proposal) : await proposeFinal(target, proposal);
       onState(finished.state);
       finalState = finished.state;
-      logger.info(hit.why);
+      log().info(hit.why);
     }
     while (finalState === undefined) {
       const entered = local ? local.enterRunning({ name: runningName, onState }) : await enterRunning(target, { name: runningName, onState });
@@ -257,11 +322,11 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
         break;
       }
       taskRun.run_count += 1;
-      const controller = new AbortController();
+      const controller = new LazyAbort();
       // A flow run attempt that times out aborts the signal of its running tasks too.
       const unlink = flowCtx ? abortWith(flowCtx.signal, controller) : undefined;
-      const taskCtx = contextFor(controller.signal);
-      const attempt = await runAttempt<R>(async () => runStore.run({ flow: flowCtx, task: taskCtx }, () => def.fn(...resolvedArgs)), {
+      const taskCtx = contextFor(controller);
+      const attempt = await runAttempt<R>(() => runStore.run({ flow: flowCtx, task: taskCtx }, () => def.fn(...resolvedArgs)), {
         run: target,
         timeoutSeconds: def.options.timeoutSeconds,
         controller,
@@ -273,7 +338,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
       if (attempt.ok) {
         live = { value: attempt.value };
         failure = undefined;
-        persisted = plan.persist ? await prepareResult(plan, attempt.value, cacheKey, (message) => logger.warning(message)) : undefined;
+        persisted = plan.persist ? await prepareResult(plan, attempt.value, cacheKey, (message) => log().warning(message)) : undefined;
         if (persisted !== undefined) {
           // Outside a transaction the record is written now, so whoever reads this state finds it;
           // inside one it is written when the transaction commits.
@@ -285,7 +350,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
           const details: StateDetails = {};
           if (serialized.untrackable) {
             details.untrackable_result = true;
-            logger.debug("The result is not plain JSON; it is returned to the caller but not recorded");
+            log().debug("The result is not plain JSON; it is returned to the caller but not recorded");
           }
           proposal = { type: "COMPLETED", name: "Completed", data: serialized.data, state_details: details };
         }
@@ -299,7 +364,7 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
       onState(finished.state);
       if (finished.outcome === "retry") {
         const retries = def.options.retries ?? 0;
-        logger.warning(
+        log().warning(
           `Task run failed with exception: ${describeError(failure)} - Retry ${taskRun.run_count}/${retries} will start at ${finished.state.state_details.scheduled_time ?? "once allowed"}`,
         );
         if (call.existing) throw new RetryHandedOffError(taskRun.id, finished.state);
@@ -314,26 +379,46 @@ async function runTaskInSession<A extends unknown[], R>(def: TaskDefinition<A, R
     untrack();
   }
 
-  const store: RunStore = { flow: flowCtx, task: contextFor(NEVER_ABORTED) };
+  const hookStore = (): RunStore => ({ flow: flowCtx, task: contextFor(NEVER_ABORTED_ATTEMPT) });
   const final: State = finalState;
   if (final.type === "COMPLETED") {
-    logger.info(`Finished in state ${describeState(final)}`);
+    log().info(`Finished in state ${describeState(final)}`);
     const value = live !== undefined ? live.value : ((await readStateResult(final, client, { storage: await plan.storage() })) as R);
-    await runStore.run(store, async () => {
-      await commitTask(def, call, taskRun, value, persisted, cachedFrom, logger);
-      await runHooks(def.options.onCompletion, { taskName: def.name, taskRun, state: final, result: value, error: undefined }, logger, "onCompletion");
-    });
+    // Outside a transaction, and without hooks, there is nothing to commit (see commitTask).
+    if (call.txn !== undefined || def.options.onCommit !== undefined || def.options.onCompletion !== undefined) {
+      await runStore.run(hookStore(), async () => {
+        await commitTask(def, call, taskRun, value, persisted, cachedFrom, log());
+        await runHooks(def.options.onCompletion, { taskName: def.name, taskRun, state: final, result: value, error: undefined }, log(), "onCompletion");
+      });
+    }
     return value;
   }
   // As in Prefect, a task that fails inside a transaction rolls the transaction back.
-  if (call.txn !== undefined) await runStore.run(store, () => call.txn!.rollback());
-  if (failure !== undefined) logger.error(`Task run failed with exception: ${stackOf(failure)}`);
-  logger.error(`Finished in state ${describeState(finalState)}`);
+  if (call.txn !== undefined) await runStore.run(hookStore(), () => call.txn!.rollback());
+  if (failure !== undefined) log().error(`Task run failed with exception: ${stackOf(failure)}`);
+  log().error(`Finished in state ${describeState(finalState)}`);
   const error = new TaskRunFailedError(taskRun.id, taskRun.name, finalState, { cause: failure });
-  await runStore.run(store, () =>
-    runHooks(def.options.onFailure, { taskName: def.name, taskRun, state: finalState, result: undefined, error: failure ?? error }, logger, "onFailure"),
+  await runStore.run(hookStore(), () =>
+    runHooks(def.options.onFailure, { taskName: def.name, taskRun, state: finalState, result: undefined, error: failure ?? error }, log(), "onFailure"),
   );
   throw error;
+}
+
+/** A value that cannot hold a future (no walk of it needed). */
+function isPlainValue(value: unknown): boolean {
+  return value === null || (typeof value !== "object" && typeof value !== "function");
+}
+
+/** A task's retry policy, the same object for all its runs (its options do not change). */
+const policies = new WeakMap<object, TaskRunPolicy>();
+
+function policyOf(options: TaskOptions<never>): TaskRunPolicy {
+  let policy = policies.get(options);
+  if (policy === undefined) {
+    policy = taskRunPolicy(options);
+    policies.set(options, policy);
+  }
+  return policy;
 }
 
 /** `task_inputs`: for each parameter, the task runs whose futures feed it (the run graph's edges). */
@@ -344,6 +429,7 @@ function taskInputs(fn: (...args: never[]) => unknown, args: readonly unknown[])
     const p = names[Math.min(i, names.length - 1)];
     const name = p === undefined || (i >= names.length && !p.rest) ? `arg${i}` : p.name;
     const list = (inputs[name] ??= []);
+    if (isPlainValue(arg)) return;
     for (const future of collectFutures(arg)) list.push({ input_type: "task_run", id: future.taskRunId });
   });
   return inputs;

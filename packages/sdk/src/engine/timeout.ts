@@ -1,5 +1,10 @@
 import { TimeoutError, type RunKind } from "../errors.js";
 
+/** What a timeout aborts: an AbortController, or a task attempt's LazyAbort (task-engine.ts). */
+export interface Abortable {
+  abort(reason?: unknown): void;
+}
+
 /**
  * Runs one attempt, failing it with `TimeoutError` after `timeoutSeconds`. JavaScript cannot
  * stop a running function, so on timeout the attempt's `AbortController` is aborted (code that
@@ -9,7 +14,7 @@ import { TimeoutError, type RunKind } from "../errors.js";
 export async function withTimeout<T>(
   attempt: () => Promise<T>,
   timeoutSeconds: number | undefined,
-  controller: AbortController,
+  controller: Abortable,
   run: { kind: RunKind; id: string },
 ): Promise<T> {
   const running = attempt();
