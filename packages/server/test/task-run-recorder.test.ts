@@ -82,6 +82,18 @@ for (const dialect of DIALECTS) {
       expect((await history(id)).map((s) => s.type)).toEqual(["PENDING", "RUNNING", "COMPLETED"]);
     });
 
+    it("records batches sent at once that share runs in opposite orders, losing none (no deadlock between them)", async () => {
+      for (let round = 0; round < 4; round++) {
+        const ids = Array.from({ length: 300 }, () => randomUUID());
+        const pending = ids.map((id, i) => stateEvent(id, `race-${round}-${i}`, "PENDING", "Pending", 1));
+        const running = ids.map((id, i) => stateEvent(id, `race-${round}-${i}`, "RUNNING", "Running", 2)).reverse();
+        const [a, b] = await Promise.all([server.call("POST", "/events", pending), server.call("POST", "/events", running)]);
+        expect([a.status, b.status], JSON.stringify([a.body, b.body])).toEqual([204, 204]);
+        const count = await server.call<number>("POST", "/task_runs/count", { task_runs: { id: { any_: ids }, state: { type: { any_: ["RUNNING"] } } } });
+        expect(count.body).toBe(ids.length);
+      }
+    });
+
     it("records retries (AwaitingRetry, Retrying) and a crash", async () => {
       const id = randomUUID();
       const scheduled = { scheduled_time: at(5) };

@@ -47,21 +47,40 @@ export async function recordTaskRunEvents(db: Database, events: readonly Event[]
     const seen = latest.get(r.payload.task_run.id);
     if (seen === undefined || r.state.timestamp >= seen.state.timestamp) latest.set(r.payload.task_run.id, r);
   }
-  const runRows = [...latest.values()].map(runRow);
-  const stateRows: Array<Selectable<StateTable>> = recorded.map((r) => stateRow(r.state, r.payload.task_run.id));
+  // Rows in id order: batches recorded at once (a client has two in flight; several clients
+  // report runs of one flow) then lock the runs they share in the same order. In arrival
+  // order, two batches holding the same runs in opposite orders deadlocked on PostgreSQL, and
+  // the batch it aborted was lost to its client (a 500 is not retried).
+  const runRows = [...latest.values()].map(runRow).sort(byId);
+  const stateRows: Array<Selectable<StateTable>> = recorded.map((r) => stateRow(r.state, r.payload.task_run.id)).sort(byId);
   const dialect = db.dialect.name;
-  try {
-    await db.write(async (trx) => {
-      for (let i = 0; i < runRows.length; i += RUN_CHUNK) await insertRows(trx, dialect, UPSERT_RUNS, runRows.slice(i, i + RUN_CHUNK));
-      for (let i = 0; i < stateRows.length; i += STATE_CHUNK) await insertRows(trx, dialect, INSERT_STATES, stateRows.slice(i, i + STATE_CHUNK));
-    });
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE") {
-      throw new ConflictError("A task run with the same flow_run_id, task_key and dynamic_key but another id already exists");
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await db.write(async (trx) => {
+        for (let i = 0; i < runRows.length; i += RUN_CHUNK) await insertRows(trx, dialect, UPSERT_RUNS, runRows.slice(i, i + RUN_CHUNK));
+        for (let i = 0; i < stateRows.length; i += STATE_CHUNK) await insertRows(trx, dialect, INSERT_STATES, stateRows.slice(i, i + STATE_CHUNK));
+      });
+      return;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === "23505" || code === "SQLITE_CONSTRAINT_UNIQUE") {
+        throw new ConflictError("A task run with the same flow_run_id, task_key and dynamic_key but another id already exists");
+      }
+      // A deadlock with another writer of these runs (set_state on one of them) rolled the
+      // whole batch back; recording is idempotent, so it is simply done again.
+      if ((code === DEADLOCK_DETECTED || code === SERIALIZATION_FAILURE) && attempt < MAX_ATTEMPTS) continue;
+      throw error;
     }
-    throw error;
   }
+}
+
+/** PostgreSQL's SQLSTATEs for a transaction rolled back to break a deadlock, or a serialization failure. */
+const DEADLOCK_DETECTED = "40P01";
+const SERIALIZATION_FAILURE = "40001";
+const MAX_ATTEMPTS = 3;
+
+function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 function parse(events: readonly Event[]): Recorded[] {
