@@ -228,10 +228,14 @@ export class TriggerEngine {
         const due = this.nextProactiveRuns.get(key) ?? now.getTime();
         if (due > now.getTime()) continue;
         try {
-          // One transaction per trigger: a failing trigger does not undo the others.
+          // One transaction per trigger: a failing trigger does not undo the others. The next
+          // run is scheduled only once it committed: a pass whose commit failed is retried at
+          // the next loop, not once the window it did not take would have closed.
+          let next: Date | undefined;
           await this.evaluation(async () => {
-            this.nextProactiveRuns.set(key, (await this.proactive(loaded, now)).getTime());
+            next = await this.proactive(loaded, now);
           });
+          if (next) this.nextProactiveRuns.set(key, next.getTime());
         } catch (error) {
           this.options.logger.error({ err: error, automation: loaded.automation.id, trigger: loaded.trigger.id }, "proactive evaluation failed");
         }
