@@ -211,8 +211,13 @@ for (const dialect of DIALECTS) {
       }
       // Valid but large criteria are taken.
       const large = await subscribe("/events/out", { related: { resources_in_roles: Array.from({ length: 1000 }, (_, i) => [`prefect.flow.${i}`, "flow"]) }, any_resource: { id_prefix: Array.from({ length: 1000 }, (_, i) => `nope.${i}.`) } });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Taken, and applied: an event meeting both arrives (a wait on a timer would pass before a refusal came).
+      const wanted = event("baton.bad-out.large", `nope.7.${randomUUID()}`, { related: [{ "prefect.resource.id": "prefect.flow.999", "prefect.resource.role": "flow" }] });
+      const unwanted = event("baton.bad-out.large", `nope.7.${randomUUID()}`, { related: [{ "prefect.resource.id": "prefect.flow.1000", "prefect.resource.role": "flow" }] });
+      await server.call("POST", "/events", [unwanted, wanted]);
+      await large.waitFor((c) => c.events().some((e) => e.id === wanted.id) || c.closed !== undefined, "the large subscription to get its event");
       expect(large.closed).toBeUndefined();
+      expect(large.events().map((e) => e.id)).not.toContain(unwanted.id);
       // The other client was not disturbed, and the server is fine.
       await probe("baton.bad-out.after");
       expect(watcher.closed).toBeUndefined();

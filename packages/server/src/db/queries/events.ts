@@ -307,8 +307,8 @@ function anyResourceCondition(postgres: boolean, criteria: EventAnyResourceFilte
 
 /**
  * The WHERE conditions of `filter`, ANDed by the caller (with `all`: a filter may carry
- * thousands of labels); every value the client sent is a bound parameter. They must agree with `eventMatches` (events/matching.ts), which applies
- * the same filter to live events.
+ * thousands of labels); every value the client sent is a bound parameter. They must agree
+ * with `eventMatches` (events/matching.ts), which applies the same filter to live events.
  */
 export function eventConditions(filter: EventFilter | null | undefined, dialect: DialectName): Array<RawBuilder<SqlBool>> {
   const conds: Array<RawBuilder<SqlBool>> = [];
