@@ -143,7 +143,8 @@ export class TriggerEngine {
    * decides on are collected, and taken only once the transaction has committed: were they
    * taken as decided, a transaction that then rolled back (a failed statement, a conflict)
    * would leave actions taken for a firing that never happened, and taken again when the
-   * evaluation is retried. Nothing inside may use `db.kysely` (on SQLite its one connection is held).
+   * evaluation is retried. Nothing inside may use `db.kysely` (on SQLite its one connection
+   * is held).
    */
   private async evaluation(fn: () => Promise<void>, transactional = true): Promise<void> {
     const decided: Decision[] = [];
