@@ -52,6 +52,11 @@ const CASES: Array<[string, Record<string, unknown>, string[]]> = [
   ["1,000 resources in roles, none in its role", { related: { resources_in_roles: many(1000, (i) => [`prefect.flow.f${i + 1}`, "deployment"]) } }, []],
   ["1,000 related ids and roles", { related: { id: [...many(999, (i) => `x.${i}`), "prefect.deployment.d1"], role: [...many(999, (i) => `r${i}`), "deployment"] } }, ["b"]],
   ["1,000 event ids", { id: { id: many(1000, () => randomUUID()) } }, []],
+  // JSON allows a lone surrogate ("\ud800"); PostgreSQL's jsonb refuses one, so a list bound as JSON must not carry it.
+  ["1,000 prefixes with lone surrogates", { event: { prefix: [...many(999, (i) => `baton.big.\ud800${i}`), "baton.big.a"] } }, ["a"]],
+  ["1,000 label prefixes with lone surrogates", { resource: { labels: { env: [...many(999, (i) => `!prod\udc00${i}*`), "!staging*"] } } }, ["a", "u"]],
+  ["1,000 resources in roles with lone surrogates", { related: { resources_in_roles: [...many(999, (i) => [`prefect.flow.f1\ud800${i}`, "flow"]), ["prefect.flow.f1", "flow"]] } }, ["a"]],
+  ["a related id with a lone surrogate", { related: { id: ["prefect.flow.f1\udfff", "prefect.flow.f1"] } }, ["a"]],
 ];
 
 for (const dialect of DIALECTS) {
