@@ -127,6 +127,10 @@ for (const dialect of DIALECTS) {
       bad.send({ ...event("baton.garbage.nul", "baton.g.nul"), payload: { text: "a\u0000b" } });
       await bad.waitFor((c) => c.of("error").length === 6, "sixth error");
       expect(String(bad.of("error")[5]!.reason)).toMatch(/NUL/);
+      // So are lone surrogates (JSON allows "\ud800"; PostgreSQL's jsonb does not).
+      bad.send({ ...event("baton.garbage.surrogate", "baton.g.surrogate"), payload: { text: "a\ud800b" } });
+      await bad.waitFor((c) => c.of("error").length === 7, "seventh error");
+      expect(String(bad.of("error")[6]!.reason)).toMatch(/payload\.text: .*lone surrogate/);
       const afterNul = event("baton.garbage.after-nul", "baton.g.after");
       good.send(afterNul);
       await server.persisted([afterNul.id]);
