@@ -2,7 +2,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Webhook } from "@baton/core";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli as runCliInProcess } from "../src/program.js";
 import { lines, runCli, startTestServer, type TestServer } from "./helpers.js";
 
 let t: TestServer;
@@ -104,6 +106,22 @@ describe("baton webhook", () => {
     const help = await runCli(["webhook", "create", "--help"], env);
     expect(help.stdout).toContain("--secret-stdin");
     expect(help.stdout).toContain("BATON_WEBHOOK_SECRET");
+  });
+
+  it("run in-process, reads the secret from the context's env and stdin, not the process's", async () => {
+    const secret = "a-secret-from-the-context-env";
+    let out = "";
+    const output = { write: (text: string) => (out += text) };
+    const sink = { write: () => true };
+    const fromEnv = await runCliInProcess(["webhook", "create", "ctx-env", "--template", TEMPLATE], { env: { ...env, BATON_WEBHOOK_SECRET: secret }, stdout: output, stderr: sink });
+    expect(fromEnv).toBe(0);
+    const url = urlIn(out);
+    expect((await post(url, { kind: "x" })).status).toBe(401);
+    expect((await post(url, { kind: "x" }, { "x-baton-webhook-secret": secret })).status).toBe(204);
+    out = "";
+    const fromStdin = await runCliInProcess(["webhook", "create", "ctx-stdin", "--template", TEMPLATE, "--secret-stdin"], { env, stdout: output, stderr: sink, stdin: Readable.from([`${secret}\n`]) });
+    expect(fromStdin).toBe(0);
+    expect((await post(urlIn(out), { kind: "x" }, { "x-baton-webhook-secret": secret })).status).toBe(204);
   });
 
   it("says what is wrong with bad input", async () => {

@@ -38,6 +38,7 @@ import { registerWebUi, uiNotFoundFallback } from "./web-ui.js";
 import { LogWriter } from "./logs/log-writer.js";
 import { registerEventWebsocketRoutes } from "./api/events-websockets.js";
 import { registerLogWebsocketRoutes } from "./api/logs-websockets.js";
+import { unstorableJson } from "./validation/unstorable-json.js";
 
 export const API_PREFIX = "/api";
 
@@ -124,52 +125,6 @@ function installJsonParser(app: FastifyInstance): void {
     if (problem) return done(httpError(422, `Invalid request: ${problem}`), undefined);
     done(null, parsed);
   });
-}
-
-/** Deeper bodies are refused: nothing in the API needs them, and they can exhaust the stack. */
-const MAX_JSON_DEPTH = 64;
-
-/**
- * What in a parsed body neither database could store: nesting beyond MAX_JSON_DEPTH, or a NUL
- * character (PostgreSQL refuses it in text and JSON; it is refused on both databases so they
- * behave alike). Most bodies are cleared without building a path per value (that walk was a
- * tenth of the server's time on a 5,000-task flow's event batches): JSON text cannot hold a
- * raw NUL, so a body without the escape `\u0000` has none, and only depth is left to check.
- */
-function unstorableJson(text: string, value: unknown): string | undefined {
-  if (!text.includes("\\u0000") && withinDepth(value, 1)) return undefined;
-  return describeUnstorable(value);
-}
-
-/** No object or array nested deeper than MAX_JSON_DEPTH (the body itself is level 1). */
-function withinDepth(node: unknown, level: number): boolean {
-  if (node === null || typeof node !== "object") return true;
-  if (level > MAX_JSON_DEPTH) return false;
-  if (Array.isArray(node)) {
-    for (let i = 0; i < node.length; i++) if (!withinDepth(node[i], level + 1)) return false;
-    return true;
-  }
-  for (const key in node) if (!withinDepth((node as Record<string, unknown>)[key], level + 1)) return false;
-  return true;
-}
-
-/** The problem and where it is, walked without recursion. */
-function describeUnstorable(value: unknown): string | undefined {
-  const stack: Array<[unknown, string[]]> = [[value, ["body"]]];
-  while (stack.length > 0) {
-    const [node, path] = stack.pop()!;
-    if (typeof node === "string") {
-      if (node.includes("\u0000")) return `${path.join(".")}: strings may not contain NUL (\\u0000) characters`;
-      continue;
-    }
-    if (node === null || typeof node !== "object") continue;
-    if (path.length > MAX_JSON_DEPTH) return `${path.slice(0, 3).join(".")}...: nested deeper than ${MAX_JSON_DEPTH} levels`;
-    for (const [key, child] of Object.entries(node)) {
-      if (key.includes("\u0000")) return `${path.join(".")}: keys may not contain NUL (\\u0000) characters`;
-      stack.push([child, [...path, key]]);
-    }
-  }
-  return undefined;
 }
 
 function httpError(statusCode: number, message: string): Error {

@@ -54,6 +54,23 @@ async function refuseNextWindows(server: TestServer): Promise<{ allow(): Promise
   return { allow: async () => void (await sql.raw("DROP TRIGGER refuse_next_window ON automation_bucket; DROP FUNCTION refuse_next_window()").execute(db)) };
 }
 
+/**
+ * PostgreSQL: lets every statement of an evaluation succeed but makes its COMMIT fail (a
+ * deferred constraint trigger refuses the next window at commit), as a lost connection or a
+ * serialization failure at commit would.
+ */
+async function refuseAtCommit(server: TestServer): Promise<{ allow(): Promise<void> }> {
+  const db = server.db.kysely;
+  await sql
+    .raw(
+      `CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$;
+       CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON automation_bucket DEFERRABLE INITIALLY DEFERRED
+         FOR EACH ROW WHEN (NEW.last_operation = 'start_new_bucket[insert]') EXECUTE FUNCTION refuse_at_commit()`,
+    )
+    .execute(db);
+  return { allow: async () => void (await sql.raw("DROP TRIGGER refuse_at_commit ON automation_bucket; DROP FUNCTION refuse_at_commit()").execute(db)) };
+}
+
 for (const dialect of DIALECTS) {
   describe(`trigger actions wait for the commit (${dialect})`, () => {
     let server: TestServer;
@@ -143,6 +160,46 @@ for (const dialect of DIALECTS) {
       expect(acted.filter((a) => a.automation === created.id)).toEqual([{ automation: created.id, states: ["Triggered"] }]);
       await engine.evaluateProactive();
       expect(acted.filter((a) => a.automation === created.id)).toHaveLength(1);
+    });
+
+    if (dialect !== "postgres") return;
+
+    it("an evaluation whose COMMIT fails takes no action, and its retry acts exactly once", async () => {
+      const clock = new MovableClock();
+      const acted: Acted = [];
+      const engine = engineOn(server, clock, acted);
+      const resource = `test.commit.${randomUUID()}`;
+      const created = await automation("commit-fails-reactive", { posture: "Reactive", expect: ["test.commit.late"], match: { "prefect.resource.id": resource }, threshold: 1, within: 60 });
+      const late = event("test.commit.late", resource, clock);
+      const refusal = await refuseAtCommit(server);
+      try {
+        await expect(engine.handle([late])).rejects.toThrow(/commit refused/);
+      } finally {
+        await refusal.allow();
+      }
+      expect(acted).toEqual([]);
+      await engine.handle([late]);
+      expect(acted).toEqual([{ automation: created.id, states: ["Triggered"] }]);
+    });
+
+    it("a proactive pass whose COMMIT fails is retried at the next pass, not a window later", async () => {
+      const clock = new MovableClock();
+      const acted: Acted = [];
+      const engine = engineOn(server, clock, acted);
+      const resource = `test.commit.${randomUUID()}`;
+      const created = await automation("commit-fails-proactive", { posture: "Proactive", expect: ["test.commit.pulse"], match: { "prefect.resource.id": resource }, threshold: 1, within: 30 });
+      await engine.evaluateProactive();
+      clock.advance(31);
+      const refusal = await refuseAtCommit(server);
+      try {
+        await engine.evaluateProactive();
+      } finally {
+        await refusal.allow();
+      }
+      expect(acted.filter((a) => a.automation === created.id)).toEqual([]);
+      // The same instant: the rolled-back window is still closed and unfired.
+      await engine.evaluateProactive();
+      expect(acted.filter((a) => a.automation === created.id)).toEqual([{ automation: created.id, states: ["Triggered"] }]);
     });
   });
 }

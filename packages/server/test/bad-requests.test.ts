@@ -186,6 +186,11 @@ const ROWS: Row[] = [
   { name: "NUL character in a flow name", method: "POST", path: "/flows/", json: { name: "nul\u0000name" }, status: [201, 422], field: "name" },
   { name: "NUL character in a log message", method: "POST", path: "/logs/", json: [log({ message: "a\u0000b" })], status: [201, 422], field: "message" },
   { name: "NUL character in a parameter", method: "POST", path: "/flow_runs/", json: (fx) => ({ flow_id: fx.flowId, parameters: { "k\u0000": "v\u0000" } }), status: [201, 422], field: "parameters" },
+  // JSON allows a lone surrogate; PostgreSQL's jsonb does not (an automation was a 500 there, an event dropped after its 204).
+  { name: "lone surrogate in an automation's trigger", method: "POST", path: "/automations/", json: { name: "s", trigger: { posture: "Reactive", expect: ["x"], match: { env: "a\ud800" } }, actions: [{ type: "do-nothing" }] }, status: 422, field: "env" },
+  { name: "lone surrogate in an event's payload", method: "POST", path: "/events", json: [{ id: "4c5e7d2a-0000-4000-8000-000000000001", occurred: "2030-01-01T00:00:00Z", event: "x.y", resource: { "prefect.resource.id": "x" }, payload: { k: "v\udc00" } }], status: 422, field: "payload" },
+  { name: "lone surrogate in a key", method: "POST", path: "/flow_runs/", json: (fx) => ({ flow_id: fx.flowId, parameters: { "k\udbff": "v" } }), status: 422, field: "parameters" },
+  { name: "surrogate pair escaped is fine", method: "POST", path: "/flows/", raw: () => '{"name": "emoji \\ud83d\\ude00"}', contentType: "application/json", status: 201 },
   { name: "concurrency limit beyond 32 bits", method: "POST", path: "/deployments/", json: (fx) => ({ name: "big-limit", flow_id: fx.flowId, concurrency_limit: 2 ** 40 }), status: [201, 422], field: "concurrency_limit" },
   { name: "filter bound beyond 32 bits", method: "POST", path: "/deployments/filter", json: { deployments: { concurrency_limit: { ge_: 2 ** 40 } } }, status: [200, 422], field: "ge_" },
   { name: "log level bound beyond 32 bits", method: "POST", path: "/logs/filter", json: { logs: { level: { ge_: 2 ** 40 } } }, status: [200, 422], field: "ge_" },

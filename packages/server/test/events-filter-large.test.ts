@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventFilter, type EventPage, type ReceivedEvent } from "@baton/core";
 import { eventMatches } from "@baton/server";
+import { filterEvents } from "../src/db/queries/events.js";
 import { DIALECTS, startTestServer, type TestServer } from "./harness.js";
 
 /**
@@ -29,6 +30,18 @@ const CORPUS: Record<string, { resource: Labels; related: Labels[] }> = {
   u: { resource: { "prefect.resource.id": "baton.thing.ünï", env: "Ünïcode" }, related: [] },
 };
 const ALL = Object.keys(CORPUS);
+
+/**
+ * JSON allows a lone surrogate ("\ud800"), PostgreSQL's jsonb does not. Request bodies carrying
+ * one are refused (422), but an events/out filter reaches the database unchecked, so the
+ * query itself must bind lists as JSON without them.
+ */
+const SURROGATE_CASES: Array<[string, Record<string, unknown>, string[]]> = [
+  ["1,000 prefixes with lone surrogates", { event: { prefix: [...many(999, (i) => `baton.big.\ud800${i}`), "baton.big.a"] } }, ["a"]],
+  ["1,000 label prefixes with lone surrogates", { resource: { labels: { env: [...many(999, (i) => `!prod\udc00${i}*`), "!staging*"] } } }, ["a", "u"]],
+  ["1,000 resources in roles with lone surrogates", { related: { resources_in_roles: [...many(999, (i) => [`prefect.flow.f1\ud800${i}`, "flow"]), ["prefect.flow.f1", "flow"]] } }, ["a"]],
+  ["a related id with a lone surrogate", { related: { id: ["prefect.flow.f1\udfff", "prefect.flow.f1"] } }, ["a"]],
+];
 
 const CASES: Array<[string, Record<string, unknown>, string[]]> = [
   ["1,000 resource id prefixes", { resource: { id_prefix: [...many(999, (i) => `nope.${i}.`), "prefect.flow-run."] } }, ["a"]],
@@ -83,6 +96,16 @@ for (const dialect of DIALECTS) {
       const counted = await server.call<Array<{ count: number }>>("POST", "/events/count-by/event", body);
       expect(counted.status).toBe(200);
       expect(counted.body.reduce((n, c) => n + c.count, 0)).toBe(expected.length);
+    });
+
+    it.each(SURROGATE_CASES)("%s: answered by the query, as the live matcher answers; refused over HTTP", async (_, criteria, expected) => {
+      const parsed = EventFilter.parse({ ...RANGE, ...criteria });
+      const page = await filterEvents(server.db, parsed, { limit: 50, offset: 0 });
+      expect(page.events.map(keyOf).sort()).toEqual([...expected].sort());
+      expect(stored.filter((event) => eventMatches(parsed, event)).map(keyOf).sort()).toEqual([...expected].sort());
+      const refused = await filter({ filter: { ...RANGE, ...criteria } });
+      expect(refused.status).toBe(422);
+      expect(JSON.stringify(refused.body)).toMatch(/body\.filter\..*lone surrogate/);
     });
 
     it("a request body over the size limit is a 413, not a 500", async () => {

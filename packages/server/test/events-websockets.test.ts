@@ -127,6 +127,10 @@ for (const dialect of DIALECTS) {
       bad.send({ ...event("baton.garbage.nul", "baton.g.nul"), payload: { text: "a\u0000b" } });
       await bad.waitFor((c) => c.of("error").length === 6, "sixth error");
       expect(String(bad.of("error")[5]!.reason)).toMatch(/NUL/);
+      // So are lone surrogates (JSON allows "\ud800"; PostgreSQL's jsonb does not).
+      bad.send({ ...event("baton.garbage.surrogate", "baton.g.surrogate"), payload: { text: "a\ud800b" } });
+      await bad.waitFor((c) => c.of("error").length === 7, "seventh error");
+      expect(String(bad.of("error")[6]!.reason)).toMatch(/payload\.text: .*lone surrogate/);
       const afterNul = event("baton.garbage.after-nul", "baton.g.after");
       good.send(afterNul);
       await server.persisted([afterNul.id]);
@@ -211,8 +215,13 @@ for (const dialect of DIALECTS) {
       }
       // Valid but large criteria are taken.
       const large = await subscribe("/events/out", { related: { resources_in_roles: Array.from({ length: 1000 }, (_, i) => [`prefect.flow.${i}`, "flow"]) }, any_resource: { id_prefix: Array.from({ length: 1000 }, (_, i) => `nope.${i}.`) } });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Taken, and applied: an event meeting both arrives (a wait on a timer would pass before a refusal came).
+      const wanted = event("baton.bad-out.large", `nope.7.${randomUUID()}`, { related: [{ "prefect.resource.id": "prefect.flow.999", "prefect.resource.role": "flow" }] });
+      const unwanted = event("baton.bad-out.large", `nope.7.${randomUUID()}`, { related: [{ "prefect.resource.id": "prefect.flow.1000", "prefect.resource.role": "flow" }] });
+      await server.call("POST", "/events", [unwanted, wanted]);
+      await large.waitFor((c) => c.events().some((e) => e.id === wanted.id) || c.closed !== undefined, "the large subscription to get its event");
       expect(large.closed).toBeUndefined();
+      expect(large.events().map((e) => e.id)).not.toContain(unwanted.id);
       // The other client was not disturbed, and the server is fine.
       await probe("baton.bad-out.after");
       expect(watcher.closed).toBeUndefined();

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Webhook } from "@baton/core";
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import { readPages } from "../api.js";
 import { parseLimit } from "../arguments.js";
 import type { CliContext } from "../context.js";
@@ -41,11 +41,12 @@ async function readAll(input: NodeJS.ReadableStream): Promise<string> {
 
 /**
  * The secret of `webhook create`: `--secret-stdin` (kept out of shell history and the process
- * list), else `--secret`, else BATON_WEBHOOK_SECRET; none is a webhook without a secret.
+ * list), else `--secret`, else BATON_WEBHOOK_SECRET (read from `ctx.env`, as every other
+ * variable the CLI reads); none is a webhook without a secret.
  */
-async function readSecret(options: { secret?: string; secretStdin?: boolean }, source: string | undefined, ctx: CliContext): Promise<string | undefined> {
-  if (!options.secretStdin) return options.secret;
-  if (source === "cli") throw new UsageError("give the secret with --secret or --secret-stdin, not both");
+async function readSecret(options: { secret?: string; secretStdin?: boolean }, ctx: CliContext): Promise<string | undefined> {
+  if (!options.secretStdin) return options.secret ?? ctx.env[WEBHOOK_SECRET_ENV];
+  if (options.secret !== undefined) throw new UsageError("give the secret with --secret or --secret-stdin, not both");
   const secret = await readAll(ctx.stdin ?? process.stdin);
   if (secret === "") throw new UsageError("--secret-stdin: no secret on standard input");
   return secret;
@@ -76,17 +77,16 @@ export function configureWebhookCommand(program: Command, ctx: CliContext): void
     .option("--template <json>", "the template: the JSON of an event, with {{ body }}, {{ headers }}, {{ query }}...")
     .option("--template-file <path>", "read the template from a file")
     .option("--description <text>", "what the webhook is for", "")
-    .addOption(
-      new Option("--secret <secret>", "a shared secret (16+ characters) every request must carry or sign with; on the command line it stays in shell history: prefer --secret-stdin or the variable").env(
-        WEBHOOK_SECRET_ENV,
-      ),
+    .option(
+      "--secret <secret>",
+      `a shared secret (16+ characters) every request must carry or sign with (default: $${WEBHOOK_SECRET_ENV}); on the command line it stays in shell history: prefer --secret-stdin or the variable`,
     )
     .option("--secret-stdin", "read the secret from standard input (e.g. printf %s \"$SECRET\" | baton webhook create ...)")
     .option("--disabled", "create it disabled (its URL answers 404 until enabled)")
     .option("--json", "print the created webhook as JSON")
-    .action(async (name: string, options: { template?: string; templateFile?: string; description: string; secret?: string; secretStdin?: boolean; disabled?: boolean; json?: boolean }, command: Command) => {
+    .action(async (name: string, options: { template?: string; templateFile?: string; description: string; secret?: string; secretStdin?: boolean; disabled?: boolean; json?: boolean }) => {
       const template = readTemplate(options, true)!;
-      const secret = await readSecret(options, command.getOptionValueSource("secret"), ctx);
+      const secret = await readSecret(options, ctx);
       const body = { name, description: options.description, enabled: !options.disabled, template, ...(secret !== undefined ? { secret } : {}) };
       let created: Webhook;
       try {

@@ -10,6 +10,7 @@ import type { ApiContext } from "./context.js";
 import { openFilteredStream, registerStreamRoute } from "./prefect-socket.js";
 import { keepAlive, messageType } from "./task-run-subscriptions.js";
 import { closeReason, firstIssue, messageText, PROTOCOL_ERROR, sendJson } from "./websocket-helpers.js";
+import { unstorableJson } from "../validation/unstorable-json.js";
 
 export const EVENTS_IN_PATH = "/events/in";
 export const EVENTS_OUT_PATH = "/events/out";
@@ -98,6 +99,9 @@ function serveEventsIn(socket: WebSocket, { db, events: stream }: ApiContext, lo
     } catch {
       return void sendJson(socket, { type: "error", reason: "expected a JSON message (an event, or an array of events)" });
     }
+    // As POST /events refuses them: a lone surrogate, say, would be accepted, then refused by PostgreSQL.
+    const unstorable = unstorableJson(text, value);
+    if (unstorable) return void sendJson(socket, { type: "error", reason: `invalid event: ${unstorable}` });
     if (first) {
       first = false;
       if (messageType(value) === "auth") return void sendJson(socket, { type: "auth_success" });

@@ -46,7 +46,8 @@ export class TriggerMatcher {
   covers(event: ReceivedEvent): boolean {
     if (this.names.length > 0 && !this.names.some((pattern) => eventNameMatches(pattern, event.event))) return false;
     if (!specIncludes(this.match, [event.resource])) return false;
-    // Each specification of `match_related` is met by some related resource (not necessarily the same one).
+    // Each specification of `match_related` is met by some related resource (not
+    // necessarily the same one).
     return this.matchRelated.every((spec) => specIncludes(spec, event.related));
   }
 

@@ -143,7 +143,8 @@ export class TriggerEngine {
    * decides on are collected, and taken only once the transaction has committed: were they
    * taken as decided, a transaction that then rolled back (a failed statement, a conflict)
    * would leave actions taken for a firing that never happened, and taken again when the
-   * evaluation is retried. Nothing inside may use `db.kysely` (on SQLite its one connection is held).
+   * evaluation is retried. Nothing inside may use `db.kysely` (on SQLite its one connection
+   * is held).
    */
   private async evaluation(fn: () => Promise<void>, transactional = true): Promise<void> {
     const decided: Decision[] = [];
@@ -228,10 +229,14 @@ export class TriggerEngine {
         const due = this.nextProactiveRuns.get(key) ?? now.getTime();
         if (due > now.getTime()) continue;
         try {
-          // One transaction per trigger: a failing trigger does not undo the others.
+          // One transaction per trigger: a failing trigger does not undo the others. The next
+          // run is scheduled only once it committed: a pass whose commit failed is retried at
+          // the next loop, not once the window it did not take would have closed.
+          let next: Date | undefined;
           await this.evaluation(async () => {
-            this.nextProactiveRuns.set(key, (await this.proactive(loaded, now)).getTime());
+            next = await this.proactive(loaded, now);
           });
+          if (next) this.nextProactiveRuns.set(key, next.getTime());
         } catch (error) {
           this.options.logger.error({ err: error, automation: loaded.automation.id, trigger: loaded.trigger.id }, "proactive evaluation failed");
         }

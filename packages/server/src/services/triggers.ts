@@ -7,6 +7,15 @@ import { LoopService, type ServiceResources } from "./service.js";
 export const TRIGGERS_CONSUMER_GROUP = "triggers";
 
 /**
+ * How many times a batch of events is evaluated before a failing one is given up. The engine
+ * rolls a failed evaluation back (nothing counted, no action taken), so the batch is handed
+ * back to the stream to be delivered again, after the stream's backoff: a transient failure
+ * (a deadlock, a lost connection, the database restarting) loses no event. A batch that still
+ * fails is dropped, logged, so that it does not hold up every event behind it.
+ */
+export const MAX_EVALUATION_ATTEMPTS = 5;
+
+/**
  * Automations: consumes every event as the group "triggers" (reactive evaluation, at once)
  * and, every loop, evaluates proactive triggers whose window closed without the events they
  * expected and resolves the reactive triggers whose quiet window after a firing has passed.
@@ -19,6 +28,8 @@ export class TriggersService extends LoopService {
   readonly executor: ActionExecutor | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
   private stopListening: (() => void) | undefined;
+  /** Failed evaluations so far of events not yet evaluated, by event id. */
+  private readonly failedAttempts = new Map<string, number>();
 
   constructor(resources: ServiceResources, intervalSeconds: number) {
     super(resources, intervalSeconds);
@@ -42,8 +53,17 @@ export class TriggersService extends LoopService {
       .consume(TRIGGERS_CONSUMER_GROUP, async (batch) => {
         try {
           await engine.handle(batch);
+          for (const event of batch) this.failedAttempts.delete(event.id);
         } catch (error) {
-          logger.error({ err: error, service: this.name }, "reactive trigger evaluation failed");
+          const attempts = Math.max(0, ...batch.map((event) => this.failedAttempts.get(event.id) ?? 0)) + 1;
+          if (attempts >= MAX_EVALUATION_ATTEMPTS) {
+            for (const event of batch) this.failedAttempts.delete(event.id);
+            logger.error({ err: error, service: this.name, events: batch.length, attempts }, "reactive trigger evaluation failed; the batch is dropped");
+            return;
+          }
+          for (const event of batch) this.failedAttempts.set(event.id, attempts);
+          // Thrown, the batch is delivered again (the stream logs it).
+          throw error;
         }
       })
       .then((unsubscribe) => {

@@ -176,9 +176,21 @@ function all(conds: ReadonlyArray<RawBuilder<SqlBool>>): RawBuilder<SqlBool> {
  */
 const LIST_AS_JSON = 32;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * `value` as JSON text for a bound parameter, each lone surrogate (`"\ud800"`, which JSON
+ * allows) replaced by U+FFFD: PostgreSQL's jsonb refuses the escape JSON.stringify writes for
+ * one (a 500), and U+FFFD is what both drivers bind for it in a plain string parameter, so a
+ * value compares the same however it is bound.
+ */
+function jsonParam(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "string" ? v.replace(LONE_SURROGATE, "\uFFFD") : v));
+}
+
 /** The elements of `values`, bound as one JSON parameter, as rows: `alias.value` (SQLite: text; PostgreSQL: jsonb). */
 function jsonList(postgres: boolean, values: readonly unknown[], alias: string): RawBuilder<unknown> {
-  const json = JSON.stringify(values);
+  const json = jsonParam(values);
   return postgres ? sql`jsonb_array_elements(${json}::jsonb) AS ${sql.raw(alias)}(value)` : sql`json_each(${json}) AS ${sql.raw(alias)}`;
 }
 
@@ -246,7 +258,7 @@ function labelsCondition(resource: ResourceJson, spec: readonly LabelPatterns[])
  */
 function relatedContains(postgres: boolean, shapes: ReadonlyArray<Record<string, string>>): RawBuilder<SqlBool> | undefined {
   if (!postgres || shapes.length === 0) return undefined;
-  return anyOf(shapes.map((shape) => sql<SqlBool>`${sql.ref("event.related")} @> ${JSON.stringify([shape])}::jsonb`));
+  return anyOf(shapes.map((shape) => sql<SqlBool>`${sql.ref("event.related")} @> ${jsonParam([shape])}::jsonb`));
 }
 
 /** The related resource (`rid`, `role`) is one of `pairs` of id and role. */
@@ -307,8 +319,8 @@ function anyResourceCondition(postgres: boolean, criteria: EventAnyResourceFilte
 
 /**
  * The WHERE conditions of `filter`, ANDed by the caller (with `all`: a filter may carry
- * thousands of labels); every value the client sent is a bound parameter. They must agree with `eventMatches` (events/matching.ts), which applies
- * the same filter to live events.
+ * thousands of labels); every value the client sent is a bound parameter. They must agree
+ * with `eventMatches` (events/matching.ts), which applies the same filter to live events.
  */
 export function eventConditions(filter: EventFilter | null | undefined, dialect: DialectName): Array<RawBuilder<SqlBool>> {
   const conds: Array<RawBuilder<SqlBool>> = [];
