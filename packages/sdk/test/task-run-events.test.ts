@@ -1,12 +1,83 @@
 import { describe, expect, it } from "vitest";
-import type { State, TaskRun } from "@baton/core";
-import { localState, TaskRunEventWriter, taskRunStateEvent } from "../src/engine/task-run-reporter.js";
+import { TASK_RUN_EVENT_PREFIX, type EventCreate, type State, type StateType, type TaskRun } from "@baton/core";
+import { localState, TaskRunEventWriter } from "../src/engine/task-run-reporter.js";
 import { isoTime } from "../src/iso-time.js";
 import type { BatonClient, JsonBytes } from "../src/client.js";
 import { createRunLogger, LogShipper } from "../src/logger.js";
 import { currentSettings } from "../src/settings.js";
 
 /* The JSON text of task-run state events written from templates, against the objects they stand for. */
+
+/**
+ * The task run fields an event carries: all but those the recorder takes from the state
+ * (`state*`, `updated`) or does not store (`labels`, the estimates), in the order the writer
+ * writes them.
+ */
+const REPORTED = [
+  "id",
+  "created",
+  "name",
+  "flow_run_id",
+  "task_key",
+  "dynamic_key",
+  "cache_key",
+  "cache_expiration",
+  "task_version",
+  "empirical_policy",
+  "tags",
+  "task_inputs",
+  "run_count",
+  "flow_run_run_count",
+  "expected_start_time",
+  "next_scheduled_start_time",
+  "start_time",
+  "end_time",
+  "total_run_time",
+] as const satisfies ReadonlyArray<keyof TaskRun>;
+
+/**
+ * The event that reports `state` of `run`, as an object (Prefect's shape: the task run rides in
+ * the payload): what TaskRunEventWriter's text must be the JSON of.
+ */
+function taskRunStateEvent(
+  run: TaskRun,
+  state: State,
+  previous: { state: State | null; eventId: string | undefined },
+  flowRun: { id: string; name: string } | undefined,
+): EventCreate {
+  // The row as the recorder stores it; nulls and empty values are its defaults, so they are left out.
+  const row: Record<string, unknown> = {};
+  for (const key of REPORTED) {
+    const value = run[key];
+    if (value !== null && value !== undefined) row[key] = value;
+  }
+  const message = (state.message ?? "").slice(0, 1000);
+  return {
+    id: state.id,
+    occurred: state.timestamp,
+    event: `${TASK_RUN_EVENT_PREFIX}${state.name ?? stateName(state.type)}`,
+    resource: {
+      "prefect.resource.id": `${TASK_RUN_EVENT_PREFIX}${run.id}`,
+      "prefect.resource.name": run.name,
+      "prefect.state-message": message,
+      "prefect.state-name": state.name ?? stateName(state.type),
+      "prefect.state-timestamp": state.timestamp,
+      "prefect.state-type": state.type,
+    },
+    related: flowRun ? [{ "prefect.resource.id": `prefect.flow-run.${flowRun.id}`, "prefect.resource.role": "flow-run", "prefect.resource.name": flowRun.name }] : [],
+    payload: {
+      intended: { from: previous.state?.type ?? null, to: state.type },
+      validated_state: { type: state.type, name: state.name, message: state.message, state_details: state.state_details, data: state.data ?? null },
+      task_run: row,
+    },
+    follows: previous.eventId ?? null,
+  };
+}
+
+function stateName(type: StateType): string {
+  return type.charAt(0) + type.slice(1).toLowerCase();
+}
+
 
 function run(overrides: Partial<TaskRun> = {}): TaskRun {
   return {

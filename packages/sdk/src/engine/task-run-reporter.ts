@@ -1,4 +1,4 @@
-import { MAX_EVENT_BATCH, newId, TASK_RUN_EVENT_PREFIX, type EventCreate, type State, type StateType, type TaskRun } from "@baton/core";
+import { MAX_EVENT_BATCH, newId, TASK_RUN_EVENT_PREFIX, type State, type StateType, type TaskRun } from "@baton/core";
 import { isTransient, JsonBytes, RETRY_PAUSES_MS, type BatonClient } from "../client.js";
 import { JsonArrayBytes } from "./json-array.js";
 import { sleep } from "./retries.js";
@@ -141,71 +141,9 @@ export async function flushTaskRunReports(client: BatonClient): Promise<void> {
 }
 
 /**
- * The task run fields an event carries: all but those the recorder takes from the state
- * (`state*`, `updated`) or does not store (`labels`, the estimates). A list rather than a walk
- * of the run's keys: this runs three times per task run.
- */
-const REPORTED = [
-  "id",
-  "created",
-  "name",
-  "flow_run_id",
-  "task_key",
-  "dynamic_key",
-  "cache_key",
-  "cache_expiration",
-  "task_version",
-  "empirical_policy",
-  "tags",
-  "task_inputs",
-  "run_count",
-  "flow_run_run_count",
-  "expected_start_time",
-  "next_scheduled_start_time",
-  "start_time",
-  "end_time",
-  "total_run_time",
-] as const satisfies ReadonlyArray<keyof TaskRun>;
-
-/** The event that reports `state` of `run` (Prefect's shape: the task run rides in the payload). */
-export function taskRunStateEvent(
-  run: TaskRun,
-  state: State,
-  previous: { state: State | null; eventId: string | undefined },
-  flowRun: { id: string; name: string } | undefined,
-): EventCreate {
-  // The row as the recorder stores it; nulls and empty values are its defaults, so they are left out.
-  const row: Record<string, unknown> = {};
-  for (const key of REPORTED) {
-    const value = run[key];
-    if (value !== null && value !== undefined) row[key] = value;
-  }
-  const message = (state.message ?? "").slice(0, 1000);
-  return {
-    id: state.id,
-    occurred: state.timestamp,
-    event: `${TASK_RUN_EVENT_PREFIX}${state.name ?? stateName(state.type)}`,
-    resource: {
-      "prefect.resource.id": `${TASK_RUN_EVENT_PREFIX}${run.id}`,
-      "prefect.resource.name": run.name,
-      "prefect.state-message": message,
-      "prefect.state-name": state.name ?? stateName(state.type),
-      "prefect.state-timestamp": state.timestamp,
-      "prefect.state-type": state.type,
-    },
-    related: flowRun ? [{ "prefect.resource.id": `prefect.flow-run.${flowRun.id}`, "prefect.resource.role": "flow-run", "prefect.resource.name": flowRun.name }] : [],
-    payload: {
-      intended: { from: previous.state?.type ?? null, to: state.type },
-      validated_state: { type: state.type, name: state.name, message: state.message, state_details: state.state_details, data: state.data ?? null },
-      task_run: row,
-    },
-    follows: previous.eventId ?? null,
-  };
-}
-
-/**
- * Writes a task run's state events as JSON text: exactly `JSON.stringify(taskRunStateEvent(...))`,
- * but the parts that stay the same from one state of the run to the next (its identity, policy,
+ * Writes a task run's state events as JSON text, in Prefect's shape: the task run rides in the
+ * payload, its null fields left out (task-run-events.test.ts builds the same event as an object
+ * and checks the text is exactly its `JSON.stringify`). The parts that stay the same from one state of the run to the next (its identity, policy,
  * inputs, the flow run it belongs to) are serialised once, when the run is created. Building
  * the event objects and stringifying them was a fifth of the SDK's CPU per task run, with the
  * garbage they left. Only for runs whose reported fields other than the state's (`run_count`,
@@ -224,7 +162,7 @@ export class TaskRunEventWriter {
   constructor(run: TaskRun, flowRun: { id: string; name: string } | undefined) {
     this.resourceHead = `,"resource":{"prefect.resource.id":${JSON.stringify(TASK_RUN_EVENT_PREFIX + run.id)},"prefect.resource.name":${JSON.stringify(run.name)},"prefect.state-message":`;
     this.relatedAndPayloadHead = flowRun === undefined ? relatedAndPayloadHead(undefined) : (flowHeads.get(flowRun) ?? relatedAndPayloadHead(flowRun));
-    // STATIC_REPORTED's fields, in its order; ids and `created` (this process's ISO time) need no escaping.
+    // The run's fixed fields, in the order the event lists them; ids and `created` (this process's ISO time) need no escaping.
     const optional = `${fieldJson("cache_key", run.cache_key)}${fieldJson("cache_expiration", run.cache_expiration)}${fieldJson("task_version", run.task_version)}`;
     const policy = run.empirical_policy == null ? "" : `,"empirical_policy":${policyJson(run.empirical_policy)}`;
     const tags = run.tags == null ? "" : run.tags.length === 0 ? ',"tags":[]' : `,"tags":${JSON.stringify(run.tags)}`;
@@ -236,7 +174,7 @@ export class TaskRunEventWriter {
     this.flowRunRunCount = fieldJson("flow_run_run_count", run.flow_run_run_count);
   }
 
-  /** The event of `state` of `run`, as `taskRunStateEvent` would give it, in JSON. */
+  /** The event of `state` of `run`, in JSON. */
   write(run: TaskRun, state: State, previous: { state: State | null; eventId: string | undefined }): string {
     // The pieces joined at once: join makes the flat string directly, where `+` or a template
     // literal makes a tree of ~25 pieces that writing the bytes then flattens (twice the time).
@@ -289,7 +227,7 @@ export class TaskRunEventWriter {
   }
 }
 
-/** `,"key":n` for a number field of the task run (left out when null, as taskRunStateEvent does). */
+/** `,"key":n` for a number field of the task run (left out when null, as the run's other fields are). */
 function numberJson(key: string, value: number | null | undefined): string {
   return value === null || value === undefined ? "" : `,"${key}":${Number.isFinite(value) ? String(value) : "null"}`;
 }
@@ -324,7 +262,7 @@ function policyJson(policy: object): string {
 /**
  * `,"key":value` as JSON.stringify writes an object's property, or "" where it leaves the
  * property out (undefined, or a value with no JSON). Nulls are left out too for the task run's
- * fields, as `taskRunStateEvent` does, so `null` is only written where the caller says so.
+ * fields, so `null` is only written where the caller says so.
  */
 function fieldJson(key: string, value: unknown, keepNull = false): string {
   if (value === undefined || (value === null && !keepNull)) return "";
