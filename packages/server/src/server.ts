@@ -33,6 +33,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The process's logger for the database, the bus and the services (pino imported when first needed, not when this module loads). */
+async function serverLogger(config: ServerConfig) {
+  return (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel });
+}
+
 /** The bus, the event stream on it and its persister; `close` stops the persister (after it wrote what it has) and the bus. */
 async function openEvents(config: ServerConfig, db: Database, logger: Parameters<typeof createBus>[1]): Promise<{ events: EventStream; close(): Promise<void> }> {
   const events = new EventStream(await createBus(config.messaging, logger));
@@ -65,7 +70,7 @@ async function openEvents(config: ServerConfig, db: Database, logger: Parameters
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const config = { ...loadConfig(), ...options.config };
   configureOrchestration({ tagSlotWaitSeconds: config.tagConcurrencySlotWaitSeconds });
-  const logger = (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel });
+  const logger = await serverLogger(config);
   const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize, logger });
   let app: FastifyInstance;
   let stream: Awaited<ReturnType<typeof openEvents>> | undefined;
@@ -119,7 +124,7 @@ export interface RunningServices {
  */
 export async function startServices(options: Omit<StartServerOptions, "services"> = {}): Promise<RunningServices> {
   const config = { ...loadConfig(), ...options.config };
-  const logger = (await import("pino")).default({ level: config.logLevel === "silent" ? "silent" : config.logLevel });
+  const logger = await serverLogger(config);
   const db = await openDatabase({ url: config.databaseUrl, schema: config.databaseSchema, poolSize: config.databasePoolSize, logger });
   let stream: Awaited<ReturnType<typeof openEvents>>;
   try {

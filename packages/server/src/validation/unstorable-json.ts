@@ -3,8 +3,8 @@ const MAX_JSON_DEPTH = 64;
 
 /** An escape of a UTF-16 surrogate (`\ud800`...`\udfff`), paired or not. */
 const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
-/** A surrogate without its other half. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A surrogate without its other half (db/queries/events.ts replaces them in bound JSON). */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * What in a parsed body neither database could store: nesting beyond MAX_JSON_DEPTH, a NUL

@@ -20,6 +20,7 @@ import type { Database } from "../database.js";
 import type { DialectName } from "../dialect.js";
 import { fromJson } from "../json.js";
 import type { EventTable } from "../schema.js";
+import { LONE_SURROGATE } from "../../validation/unstorable-json.js";
 
 /** Runs per heartbeat UPDATE: two bound parameters each stays under both databases' caps. */
 const HEARTBEAT_CHUNK = 1000;
@@ -176,7 +177,7 @@ function all(conds: ReadonlyArray<RawBuilder<SqlBool>>): RawBuilder<SqlBool> {
  */
 const LIST_AS_JSON = 32;
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
 
 /**
  * `value` as JSON text for a bound parameter, each lone surrogate (`"\ud800"`, which JSON
@@ -185,7 +186,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * value compares the same however it is bound.
  */
 function jsonParam(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "string" ? v.replace(LONE_SURROGATE, "\uFFFD") : v));
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "string" ? v.replace(LONE_SURROGATES, "\uFFFD") : v));
 }
 
 /** The elements of `values`, bound as one JSON parameter, as rows: `alias.value` (SQLite: text; PostgreSQL: jsonb). */

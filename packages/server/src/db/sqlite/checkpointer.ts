@@ -126,6 +126,7 @@ export function startCheckpointer(path: string, connection: { pragma(source: str
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
   const logger = options.logger ?? warningLogger;
   const failures = new ThrottledLog(FAILURE_LOG_EVERY_MS);
+  const logFailures = (count: number, last: string): void => logger.warn({ path, failures: count, error: last }, "SQLite checkpoints failed");
   const truncateAbovePages = options.truncateAbovePages ?? TRUNCATE_ABOVE_PAGES;
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
@@ -162,7 +163,7 @@ export function startCheckpointer(path: string, connection: { pragma(source: str
   });
   worker.on("message", (message: WorkerReply) => {
     if (message.type === "stopped") onStopped?.();
-    else if (message.type === "error") failures.record(message.message, (count, last) => logger.warn({ path, failures: count, error: last }, "SQLite checkpoints failed"));
+    else if (message.type === "error") failures.record(message.message, logFailures);
     else {
       const request = pending.get(message.id);
       pending.delete(message.id);
@@ -194,7 +195,7 @@ export function startCheckpointer(path: string, connection: { pragma(source: str
   async function stopWorker(): Promise<void> {
     stopping = true;
     connection.pragma("wal_autocheckpoint = 1000");
-    failures.flush((count, last) => logger.warn({ path, failures: count, error: last }, "SQLite checkpoints failed"));
+    failures.flush(logFailures);
     // A crashed worker has nothing to say: its exit is the answer.
     if (exited) return;
     const replied = new Promise<void>((resolve) => (onStopped = resolve));
