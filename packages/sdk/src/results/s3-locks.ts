@@ -84,9 +84,9 @@ export class S3Locks implements LockManager {
       const ifMatch = current;
       refreshing = this.put(objectKey, holder, { IfMatch: ifMatch })
         .catch(() => ifMatch)
+        // The release waits for this refresh before it clears `current`, so this cannot undo a release.
         .then((etag) => {
-          // Released meanwhile (current cleared): the release owns the lock's fate now.
-          if (current !== undefined) current = etag;
+          current = etag;
         })
         .finally(() => (refreshing = undefined));
     }, Math.max(200, (this.staleSeconds * 1000) / 3));

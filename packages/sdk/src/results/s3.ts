@@ -2,7 +2,7 @@ import { importModule } from "@baton/core";
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { InvalidOptionError } from "../errors.js";
 import { S3Locks } from "./s3-locks.js";
-import type { LockManager, ResultStorage } from "./storage.js";
+import { staleSecondsOption, type LockManager, type ResultStorage } from "./storage.js";
 
 type S3Module = typeof import("@aws-sdk/client-s3");
 
@@ -60,10 +60,7 @@ export class S3Bucket implements ResultStorage {
     const folder = (options.folder ?? "").replace(/^\/+|\/+$/g, "");
     this.prefix = folder === "" ? "" : `${folder}/`;
     this.blockDocumentId = options.blockDocumentId ?? null;
-    const stale = options.lockStaleSeconds ?? 30;
-    if (!(typeof stale === "number" && Number.isFinite(stale) && stale > 0)) {
-      throw new InvalidOptionError("S3Bucket.lockStaleSeconds", `must be a number of seconds above 0, got ${typeof stale === "string" ? JSON.stringify(stale) : String(stale)}`);
-    }
+    const stale = staleSecondsOption("S3Bucket.lockStaleSeconds", options.lockStaleSeconds ?? 30);
     if (options.locking === true) {
       this.locks = new S3Locks({ bucket: options.bucket, prefix: this.prefix, describe: () => this.describe(), connect: () => this.connect() }, stale);
     }

@@ -66,13 +66,10 @@ export class LocalFileSystem implements ResultStorage {
     if (options.basepath !== undefined && (typeof options.basepath !== "string" || options.basepath.trim() === "")) {
       throw new InvalidOptionError("LocalFileSystem.basepath", "must be a non-empty path");
     }
-    const staleSeconds = options.staleSeconds ?? 10;
     // proper-lockfile raises any stale time under 2 s (0, a negative, NaN) to 2 s, so a bad
     // value would run silently with a stale time nobody asked for: refused, naming the field,
     // as S3Bucket.lockStaleSeconds is. Values between 0 and 2 are accepted and raised to 2 s.
-    if (!(typeof staleSeconds === "number" && Number.isFinite(staleSeconds) && staleSeconds > 0)) {
-      throw new InvalidOptionError("LocalFileSystem.staleSeconds", `must be a number of seconds above 0, got ${typeof staleSeconds === "string" ? JSON.stringify(staleSeconds) : String(staleSeconds)}`);
-    }
+    const staleSeconds = staleSecondsOption("LocalFileSystem.staleSeconds", options.staleSeconds ?? 10);
     this.fixedBasepath = options.basepath === undefined ? undefined : resolve(options.basepath);
     this.blockDocumentId = options.blockDocumentId ?? null;
     this.locks = new FileLocks(() => join(this.basepath, ".locks"), staleSeconds);
@@ -153,6 +150,12 @@ export class LocalFileSystem implements ResultStorage {
       return false;
     }
   }
+}
+
+/** A lock's stale time as given (`field` names the option): a number of seconds above 0, else InvalidOptionError. */
+export function staleSecondsOption(field: string, value: unknown): number {
+  if (typeof value === "number" && Number.isFinite(value) && value > 0) return value;
+  throw new InvalidOptionError(field, `must be a number of seconds above 0, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
 }
 
 /** Seconds since `started`, to a tenth (for `LockTimeoutError`). */
